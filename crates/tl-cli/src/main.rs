@@ -1,0 +1,2 @@
+//! The `tl` binary.
+fn main() {}

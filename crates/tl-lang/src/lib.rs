@@ -1,0 +1,1 @@
+//! The TensorLogic language: syntax, checking, einsum planning, evaluation.

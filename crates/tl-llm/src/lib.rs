@@ -1,0 +1,1 @@
+//! Llama-family models: GGUF and safetensors readers, tokenizers, chat templates, generation.

@@ -1,0 +1,80 @@
+//! Walking strided views row by row: the shared loop structure of CPU kernels.
+
+use crate::layout::Layout;
+use crate::tensor::Tensor;
+
+/// Number of rows (all axes but the last) and the row length of a layout.
+pub(crate) fn rows_and_len(layout: &Layout) -> (usize, usize) {
+    match layout.shape().split_last() {
+        Some((&len, outer)) => (outer.iter().product(), len),
+        None => (1, 1),
+    }
+}
+
+/// Element offset of the first element of row `row` (row-major over all axes but the last).
+pub(crate) fn row_offset(layout: &Layout, mut row: usize) -> usize {
+    let rank = layout.rank();
+    if rank == 0 {
+        return layout.offset();
+    }
+    let mut offset = layout.offset();
+    for axis in (0..rank - 1).rev() {
+        let dim = layout.shape()[axis];
+        offset += (row % dim) * layout.strides()[axis];
+        row /= dim;
+    }
+    offset
+}
+
+/// Stride of the last axis (1 for rank 0).
+pub(crate) fn inner_stride(layout: &Layout) -> usize {
+    layout.strides().last().copied().unwrap_or(1)
+}
+
+/// The tensor's view in bytes: one trailing axis holds the bytes of an element (or of a
+/// block, for quantized dtypes, whose last axis then counts blocks).
+pub(crate) fn byte_layout(tensor: &Tensor) -> Layout {
+    let dtype = tensor.dtype();
+    let (block, bytes) = (dtype.block_size(), dtype.block_bytes());
+    let layout = tensor.layout();
+    let mut shape = layout.shape().to_vec();
+    let mut strides: Vec<usize> = layout
+        .strides()
+        .iter()
+        .map(|&s| s / block * bytes)
+        .collect();
+    if let (Some(last), true) = (shape.last_mut(), block > 1) {
+        *last /= block;
+        *strides.last_mut().expect("rank > 0") = bytes;
+    }
+    shape.push(bytes);
+    strides.push(1);
+    Layout::from_parts(shape, strides, layout.offset() / block * bytes)
+        .expect("shape and strides have one length")
+}
+
+/// Merges adjacent axes that are laid out as one (stride of the outer equals the extent of
+/// the inner), so dense runs become long rows. Size-1 axes are dropped.
+pub(crate) fn coalesce(layout: &Layout) -> Layout {
+    let mut shape: Vec<usize> = Vec::new();
+    let mut strides: Vec<usize> = Vec::new();
+    for (&dim, &stride) in layout.shape().iter().zip(layout.strides()) {
+        if dim == 1 {
+            continue;
+        }
+        match (shape.last_mut(), strides.last_mut()) {
+            (Some(last_dim), Some(last_stride)) if *last_stride == stride * dim => {
+                *last_dim *= dim;
+                *last_stride = stride;
+            }
+            _ => {
+                shape.push(dim);
+                strides.push(stride);
+            }
+        }
+    }
+    if layout.numel() == 0 {
+        return Layout::contiguous_at(&[0], layout.offset());
+    }
+    Layout::from_parts(shape, strides, layout.offset()).expect("one length")
+}

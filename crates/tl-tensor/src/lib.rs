@@ -1,0 +1,31 @@
+//! TensorLogic's tensor runtime: dtypes, strided layouts, tensors on passed-around devices,
+//! the closed op set, the `Backend` trait, the CPU backend and the naive reference.
+
+pub mod backend;
+pub mod buffer;
+pub mod cpu;
+pub mod device;
+pub mod dtype;
+pub mod error;
+pub mod host_element;
+pub mod layout;
+pub mod op;
+pub mod quant;
+pub mod random;
+pub mod reference;
+pub mod signature;
+pub mod tensor;
+mod tensor_ops;
+
+pub use backend::{Backend, DeviceKind};
+pub use buffer::{Buffer, DeviceBuffer};
+pub use device::Device;
+pub use dtype::DType;
+pub use error::{Result, TensorError};
+pub use host_element::HostElement;
+pub use layout::Layout;
+pub use op::{ArgReduceOp, BagMode, BinaryOp, CompareOp, Op, ReduceOp, RopeStyle, UnaryOp};
+pub use signature::TensorSpec;
+pub use tensor::Tensor;
+
+pub use half::{bf16, f16};

@@ -1,0 +1,26 @@
+//! The case table, one file per op group.
+
+mod creation;
+mod elementwise;
+mod index;
+mod matmul;
+mod movement;
+mod nn;
+mod quant;
+mod reduce;
+
+use crate::case::Case;
+
+/// Every conformance case.
+pub fn all() -> Vec<Case> {
+    let mut cases = Vec::new();
+    cases.extend(creation::cases());
+    cases.extend(movement::cases());
+    cases.extend(elementwise::cases());
+    cases.extend(reduce::cases());
+    cases.extend(index::cases());
+    cases.extend(matmul::cases());
+    cases.extend(nn::cases());
+    cases.extend(quant::cases());
+    cases
+}
