@@ -1,5 +1,8 @@
 //! TensorLogic's tensor runtime: dtypes, strided layouts, tensors on passed-around devices,
 //! the closed op set, the `Backend` trait, the CPU backend and the naive reference.
+//!
+//! The README's example runs as a doctest of this crate:
+#![doc = include_str!("../../../README.md")]
 
 pub mod backend;
 pub mod buffer;

@@ -1,0 +1,21 @@
+//! `tl bench`: benchmarks that print figures and their ratio to a limit or a peer.
+
+mod ops;
+mod timing;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Op throughput on the CPU: GEMM against the GEMM library called directly,
+    /// elementwise ops, reductions and quantized mat-vec against measured memory bandwidth.
+    Ops(ops::OpsArgs),
+}
+
+pub fn run(command: &BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Ops(args) => ops::run(args),
+    }
+}
