@@ -36,10 +36,14 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
     let all_cases: Vec<_> = cases::all()
         .into_iter()
         .enumerate()
-        .filter(|(_, c)| args.filter.as_deref().is_none_or(|f| c.op.name().contains(f)))
+        .filter(|(_, c)| {
+            args.filter
+                .as_deref()
+                .is_none_or(|f| c.op.name().contains(f))
+        })
         .collect();
     let mut outcomes: Vec<Outcome> = Vec::new();
-    for device in args.device.devices(None) {
+    for device in args.device.devices(None)? {
         let progress = if std::io::stderr().is_terminal() {
             ProgressBar::new(all_cases.len() as u64)
         } else {
@@ -60,7 +64,9 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
 
     let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
     for outcome in &outcomes {
-        let row = rows.entry((outcome.op.clone(), outcome.backend.clone())).or_default();
+        let row = rows
+            .entry((outcome.op.clone(), outcome.backend.clone()))
+            .or_default();
         row.cases += 1;
         row.failed += usize::from(!outcome.passed());
         if let Some(d) = &outcome.discrepancy {
@@ -74,7 +80,10 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
                 Verdict::Pass => "ok".to_string(),
                 Verdict::Fail(why) => format!("FAIL: {why}"),
             };
-            println!("{:<22} {:<16} {:<50} {status}", outcome.op, outcome.backend, outcome.label);
+            println!(
+                "{:<22} {:<16} {:<50} {status}",
+                outcome.op, outcome.backend, outcome.label
+            );
         }
     }
 
@@ -97,7 +106,11 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let failed = outcomes.iter().filter(|o| !o.passed()).count();
-    let missing = if args.filter.is_none() { uncovered_ops() } else { Vec::new() };
+    let missing = if args.filter.is_none() {
+        uncovered_ops()
+    } else {
+        Vec::new()
+    };
     if !missing.is_empty() {
         println!("ops without conformance cases: {}", missing.join(", "));
     }

@@ -82,7 +82,7 @@ impl DType {
     /// Bytes needed to store `numel` elements; `None` when `numel` is not a whole number of
     /// blocks or the size overflows.
     pub fn storage_bytes(self, numel: usize) -> Option<usize> {
-        if numel % self.block_size() != 0 {
+        if !numel.is_multiple_of(self.block_size()) {
             return None;
         }
         (numel / self.block_size()).checked_mul(self.block_bytes())

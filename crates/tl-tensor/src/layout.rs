@@ -279,6 +279,37 @@ impl Layout {
         Ok(out)
     }
 
+    /// The same elements with adjacent axes merged where they are laid out as one (the outer
+    /// stride equals the inner extent) and size-1 axes dropped, so dense runs become long
+    /// rows. Offsets in row-major order are unchanged. An empty view becomes `[0]`.
+    pub fn coalesced(&self) -> Layout {
+        if self.numel() == 0 {
+            return Layout::contiguous_at(&[0], self.offset);
+        }
+        let mut shape: Vec<usize> = Vec::new();
+        let mut strides: Vec<usize> = Vec::new();
+        for (&dim, &stride) in self.shape.iter().zip(&self.strides) {
+            if dim == 1 {
+                continue;
+            }
+            match (shape.last_mut(), strides.last_mut()) {
+                (Some(last_dim), Some(last_stride)) if *last_stride == stride * dim => {
+                    *last_dim *= dim;
+                    *last_stride = stride;
+                }
+                _ => {
+                    shape.push(dim);
+                    strides.push(stride);
+                }
+            }
+        }
+        Layout {
+            shape,
+            strides,
+            offset: self.offset,
+        }
+    }
+
     /// Element offsets in row-major order of the logical index.
     pub fn offsets(&self) -> StridedOffsets<'_> {
         StridedOffsets::new(self)

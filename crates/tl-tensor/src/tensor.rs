@@ -53,7 +53,9 @@ impl Tensor {
     ) -> Result<Self> {
         let end_bytes = if dtype.is_quantized() {
             let block = dtype.block_size();
-            if layout.offset() % block != 0 || layout.strides().last().is_some_and(|&s| s != 1) {
+            if !layout.offset().is_multiple_of(block)
+                || layout.strides().last().is_some_and(|&s| s != 1)
+            {
                 return Err(TensorError::bad_shape(
                     "tensor",
                     layout.shape(),
@@ -123,7 +125,7 @@ impl Tensor {
             let block = self.dtype.block_size();
             let last_ok = layout.strides().last().is_none_or(|&s| s == 1)
                 && layout.shape().last().is_none_or(|&d| d % block == 0);
-            if layout.offset() % block != 0 || !last_ok {
+            if !layout.offset().is_multiple_of(block) || !last_ok {
                 return Err(TensorError::bad_shape(
                     "view",
                     layout.shape(),

@@ -8,8 +8,15 @@ use tl_tensor::{DType, Device};
 #[derive(Clone, Debug)]
 enum ViewStep {
     Permute(Vec<usize>),
-    Narrow { axis: usize, start: usize, len: usize },
-    Expand { lead: usize, stretch: usize },
+    Narrow {
+        axis: usize,
+        start: usize,
+        len: usize,
+    },
+    Expand {
+        lead: usize,
+        stretch: usize,
+    },
     Squeeze(usize),
     Unsqueeze(usize),
     Flatten,
@@ -23,7 +30,11 @@ fn step_strategy() -> impl Strategy<Value = ViewStep> {
             dims.sort_by_key(|&i| keys[i]);
             ViewStep::Permute(dims)
         }),
-        (0usize..4, 0usize..4, 0usize..4).prop_map(|(axis, start, len)| ViewStep::Narrow { axis, start, len }),
+        (0usize..4, 0usize..4, 0usize..4).prop_map(|(axis, start, len)| ViewStep::Narrow {
+            axis,
+            start,
+            len
+        }),
         (0usize..3, 1usize..4).prop_map(|(lead, stretch)| ViewStep::Expand { lead, stretch }),
         (0usize..4).prop_map(ViewStep::Squeeze),
         (0usize..5).prop_map(ViewStep::Unsqueeze),
@@ -133,13 +144,21 @@ proptest! {
 #[test]
 fn reshape_of_a_transposed_tensor_copies_instead_of_aliasing() {
     let device = Device::cpu();
-    let x = device.from_slice(&[1f32, 2., 3., 4., 5., 6.], &[2, 3]).unwrap();
+    let x = device
+        .from_slice(&[1f32, 2., 3., 4., 5., 6.], &[2, 3])
+        .unwrap();
     let t = x.transpose(0, 1).unwrap();
     let flat = t.reshape(&[6]).unwrap();
     assert_eq!(flat.to_vec::<f32>().unwrap(), vec![1., 4., 2., 5., 3., 6.]);
-    assert!(!flat.buffer().same_memory(x.buffer()), "a non-dense reshape must copy");
+    assert!(
+        !flat.buffer().same_memory(x.buffer()),
+        "a non-dense reshape must copy"
+    );
     let view = x.reshape(&[3, 2]).unwrap();
-    assert!(view.buffer().same_memory(x.buffer()), "a dense reshape must not copy");
+    assert!(
+        view.buffer().same_memory(x.buffer()),
+        "a dense reshape must not copy"
+    );
 }
 
 #[test]

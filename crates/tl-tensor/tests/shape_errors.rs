@@ -10,7 +10,10 @@ fn incompatible_broadcast_names_op_and_shapes() {
     let error = a.add(&b).unwrap_err();
     assert!(matches!(error, TensorError::Broadcast { .. }), "{error:?}");
     let text = error.to_string();
-    assert!(text.contains("binary.add") && text.contains("[2, 3]") && text.contains("[4]"), "{text}");
+    assert!(
+        text.contains("binary.add") && text.contains("[2, 3]") && text.contains("[4]"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -19,7 +22,10 @@ fn matmul_inner_mismatch_names_op_and_shapes() {
     let a = device.zeros(&[2, 3], DType::F32).unwrap();
     let b = device.zeros(&[4, 5], DType::F32).unwrap();
     let text = a.matmul(&b).unwrap_err().to_string();
-    assert!(text.contains("matmul") && text.contains("[2, 3]") && text.contains("[4, 5]"), "{text}");
+    assert!(
+        text.contains("matmul") && text.contains("[2, 3]") && text.contains("[4, 5]"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -27,7 +33,17 @@ fn bad_axis_names_op_and_rank() {
     let device = Device::cpu();
     let a = device.zeros(&[2, 3], DType::F32).unwrap();
     let error = a.softmax(2).unwrap_err();
-    assert!(matches!(error, TensorError::BadAxis { axis: 2, rank: 2, .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            TensorError::BadAxis {
+                axis: 2,
+                rank: 2,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("softmax"));
 }
 
@@ -36,14 +52,27 @@ fn dtype_mismatch_is_an_error() {
     let device = Device::cpu();
     let a = device.zeros(&[2], DType::F32).unwrap();
     let b = device.zeros(&[2], DType::F16).unwrap();
-    assert!(matches!(a.add(&b).unwrap_err(), TensorError::DTypeMismatch { .. }));
+    assert!(matches!(
+        a.add(&b).unwrap_err(),
+        TensorError::DTypeMismatch { .. }
+    ));
 }
 
 #[test]
 fn host_data_of_the_wrong_size_is_an_error() {
     let device = Device::cpu();
     let error = device.from_slice(&[1f32, 2.0, 3.0], &[2, 2]).unwrap_err();
-    assert!(matches!(error, TensorError::HostDataSize { expected: 16, got: 12, .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            TensorError::HostDataSize {
+                expected: 16,
+                got: 12,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -51,5 +80,8 @@ fn tensors_on_different_devices_do_not_mix() {
     let (first, second) = (Device::cpu_with_threads(1), Device::cpu_with_threads(1));
     let a = first.zeros(&[2], DType::F32).unwrap();
     let b = second.zeros(&[2], DType::F32).unwrap();
-    assert!(matches!(a.add(&b).unwrap_err(), TensorError::DeviceMismatch { .. }));
+    assert!(matches!(
+        a.add(&b).unwrap_err(),
+        TensorError::DeviceMismatch { .. }
+    ));
 }

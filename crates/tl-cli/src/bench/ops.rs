@@ -19,6 +19,9 @@ pub struct OpsArgs {
     runs: usize,
 }
 
+/// A streaming op under measurement.
+type StreamOp<'a> = Box<dyn Fn() -> tl_tensor::Result<Tensor> + 'a>;
+
 /// 16 Mi elements: far larger than any cache, as the targets ask.
 const STREAM_ELEMENTS: usize = 16 << 20;
 
@@ -28,13 +31,18 @@ pub fn run(args: &OpsArgs) -> anyhow::Result<ExitCode> {
         None => Device::cpu(),
     };
     let threads = args.threads.unwrap_or_else(rayon::current_num_threads);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
     println!("device: {}", device.name());
 
     let copy_bw = pool.install(|| measure_copy_bandwidth(args.runs))?;
     println!("memory copy bandwidth (read + write): {copy_bw:.2} GB/s  [the limit below]");
     println!();
-    println!("{:<34} {:>12} {:>14} {:>10}", "benchmark", "time", "throughput", "ratio");
+    println!(
+        "{:<34} {:>12} {:>14} {:>10}",
+        "benchmark", "time", "throughput", "ratio"
+    );
 
     // GEMM through the op against the same library called directly.
     let n = 1024;
@@ -64,25 +72,61 @@ pub fn run(args: &OpsArgs) -> anyhow::Result<ExitCode> {
     let x = device.rand_uniform(&[STREAM_ELEMENTS], DType::F32, -1.0, 1.0, 3)?;
     let y = device.rand_uniform(&[STREAM_ELEMENTS], DType::F32, -1.0, 1.0, 4)?;
     let bytes = STREAM_ELEMENTS * 4;
-    let stream_cases: Vec<(&str, Box<dyn Fn() -> tl_tensor::Result<Tensor>>, usize)> = vec![
-        ("add f32 16M", Box::new(|| x.binary(BinaryOp::Add, &y)), 3 * bytes),
-        ("mul f32 16M", Box::new(|| x.binary(BinaryOp::Mul, &y)), 3 * bytes),
-        ("exp f32 16M", Box::new(|| x.unary(UnaryOp::Exp)), 2 * bytes),
-        ("silu f32 16M", Box::new(|| x.unary(UnaryOp::Silu)), 2 * bytes),
-        ("sum f32 16M (all axes)", Box::new(|| x.reduce(ReduceOp::Sum, &[0], false)), bytes),
+    let stream_cases: Vec<(&str, StreamOp, usize)> = vec![
         (
-            "max f32 16M (rows of 4096)",
-            Box::new(|| x.reshape(&[STREAM_ELEMENTS / 4096, 4096])?.reduce(ReduceOp::Max, &[1], false)),
+            "add f32 16M",
+            Box::new(|| x.binary(BinaryOp::Add, &y)),
+            3 * bytes,
+        ),
+        (
+            "mul f32 16M",
+            Box::new(|| x.binary(BinaryOp::Mul, &y)),
+            3 * bytes,
+        ),
+        ("exp f32 16M", Box::new(|| x.unary(UnaryOp::Exp)), 2 * bytes),
+        (
+            "silu f32 16M",
+            Box::new(|| x.unary(UnaryOp::Silu)),
+            2 * bytes,
+        ),
+        (
+            "sum f32 16M (all axes)",
+            Box::new(|| x.reduce(ReduceOp::Sum, &[0], false)),
             bytes,
         ),
-        ("softmax f32 16M (rows of 4096)", Box::new(|| x.reshape(&[STREAM_ELEMENTS / 4096, 4096])?.softmax(1)), 2 * bytes),
-        ("contiguous f32 16M (transpose)", Box::new(|| x.reshape(&[4096, STREAM_ELEMENTS / 4096])?.transpose(0, 1)?.contiguous()), 2 * bytes),
+        (
+            "max f32 16M (rows of 4096)",
+            Box::new(|| {
+                x.reshape(&[STREAM_ELEMENTS / 4096, 4096])?
+                    .reduce(ReduceOp::Max, &[1], false)
+            }),
+            bytes,
+        ),
+        (
+            "softmax f32 16M (rows of 4096)",
+            Box::new(|| x.reshape(&[STREAM_ELEMENTS / 4096, 4096])?.softmax(1)),
+            2 * bytes,
+        ),
+        (
+            "contiguous f32 16M (transpose)",
+            Box::new(|| {
+                x.reshape(&[4096, STREAM_ELEMENTS / 4096])?
+                    .transpose(0, 1)?
+                    .contiguous()
+            }),
+            2 * bytes,
+        ),
     ];
     for (name, f, moved) in &stream_cases {
-        report_stream(name, *moved, copy_bw, median_time(args.runs, || {
-            f()?;
-            Ok(())
-        }));
+        report_stream(
+            name,
+            *moved,
+            copy_bw,
+            median_time(args.runs, || {
+                f()?;
+                Ok(())
+            }),
+        );
     }
 
     // Quantized mat-vec: several weight matrices in rotation so they stream from memory,
@@ -99,25 +143,38 @@ pub fn run(args: &OpsArgs) -> anyhow::Result<ExitCode> {
         let weights = match weights {
             Ok(w) => w,
             Err(e) => {
-                println!("{:<34} unavailable: {e}", format!("qmatvec {dtype} 4096x4096"));
+                println!(
+                    "{:<34} unavailable: {e}",
+                    format!("qmatvec {dtype} 4096x4096")
+                );
                 continue;
             }
         };
         let v = device.rand_uniform(&[1, cols], DType::F32, -1.0, 1.0, 5)?;
         let mut turn = 0;
         let weight_bytes = dtype.storage_bytes(rows * cols).expect("whole blocks");
-        report_stream(&format!("qmatvec {dtype} 4096x4096 (weights)"), weight_bytes, copy_bw, median_time(args.runs * 4, || {
-            turn = (turn + 1) % weights.len();
-            v.qmatmul(&weights[turn])?;
-            Ok(())
-        }));
+        report_stream(
+            &format!("qmatvec {dtype} 4096x4096 (weights)"),
+            weight_bytes,
+            copy_bw,
+            median_time(args.runs * 4, || {
+                turn = (turn + 1) % weights.len();
+                v.qmatmul(&weights[turn])?;
+                Ok(())
+            }),
+        );
     }
     println!();
     println!("ratio for streaming ops = achieved GB/s / copy bandwidth (bytes read + written)");
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_stream(name: &str, bytes: usize, copy_bw: f64, time: anyhow::Result<std::time::Duration>) {
+fn report_stream(
+    name: &str,
+    bytes: usize,
+    copy_bw: f64,
+    time: anyhow::Result<std::time::Duration>,
+) {
     match time {
         Ok(t) => {
             let bw = gb_per_s(bytes, t);
@@ -174,4 +231,3 @@ fn gemm_direct(a: &[f32], b: &[f32], c: &mut [f32], n: usize, threads: usize) {
         );
     }
 }
-

@@ -3,7 +3,10 @@
 use std::time::{Duration, Instant};
 
 /// Median wall time of `runs` calls of `f`, after one warm-up call.
-pub fn median_time(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
+pub fn median_time(
+    runs: usize,
+    mut f: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<Duration> {
     f()?;
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {

@@ -53,28 +53,7 @@ pub(crate) fn byte_layout(tensor: &Tensor) -> Layout {
         .expect("shape and strides have one length")
 }
 
-/// Merges adjacent axes that are laid out as one (stride of the outer equals the extent of
-/// the inner), so dense runs become long rows. Size-1 axes are dropped.
+/// See [`Layout::coalesced`].
 pub(crate) fn coalesce(layout: &Layout) -> Layout {
-    let mut shape: Vec<usize> = Vec::new();
-    let mut strides: Vec<usize> = Vec::new();
-    for (&dim, &stride) in layout.shape().iter().zip(layout.strides()) {
-        if dim == 1 {
-            continue;
-        }
-        match (shape.last_mut(), strides.last_mut()) {
-            (Some(last_dim), Some(last_stride)) if *last_stride == stride * dim => {
-                *last_dim *= dim;
-                *last_stride = stride;
-            }
-            _ => {
-                shape.push(dim);
-                strides.push(stride);
-            }
-        }
-    }
-    if layout.numel() == 0 {
-        return Layout::contiguous_at(&[0], layout.offset());
-    }
-    Layout::from_parts(shape, strides, layout.offset()).expect("one length")
+    layout.coalesced()
 }

@@ -1,0 +1,135 @@
+// Shared by every kernel file (prepended before compilation).
+// Types: f16 and bf16 are carried as raw 16-bit patterns and converted with our own
+// functions, so no toolkit header is needed (NVRTC 13 ships none for them).
+// Strided views: `Strided` describes an input view (rank <= TL_MAX_RANK, element strides,
+// element offset); `strided_offset` maps a row-major logical index to a buffer offset.
+
+typedef unsigned short tl_f16;
+typedef unsigned short tl_bf16;
+typedef long long i64;
+
+#define TL_MAX_RANK 8
+
+struct Strided {
+    int rank;
+    int contiguous;  // 1 when offset + i addresses logical element i
+    i64 offset;
+    i64 shape[TL_MAX_RANK];
+    i64 strides[TL_MAX_RANK];
+};
+
+__device__ __forceinline__ i64 strided_offset(const Strided& s, i64 i) {
+    if (s.contiguous) return s.offset + i;
+    i64 off = s.offset;
+    for (int d = s.rank - 1; d >= 0; --d) {
+        i64 dim = s.shape[d];
+        off += (i % dim) * s.strides[d];
+        i /= dim;
+    }
+    return off;
+}
+
+__device__ __forceinline__ float f16_to_f32(tl_f16 h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ tl_f16 f32_to_f16(float f) {
+    tl_f16 h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+__device__ __forceinline__ float bf16_to_f32(tl_bf16 h) {
+    return __uint_as_float(((unsigned int)h) << 16);
+}
+
+__device__ __forceinline__ tl_bf16 f32_to_bf16(float f) {
+    unsigned int u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (tl_bf16)((u >> 16) | 0x40u);  // quiet NaN
+    u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
+    return (tl_bf16)(u >> 16);
+}
+
+// Dtype codes, in step with `dtype_code` in src/launch.rs.
+#define TL_F32 0
+#define TL_F16 1
+#define TL_BF16 2
+#define TL_I32 3
+#define TL_I64 4
+#define TL_U8 5
+#define TL_BOOL 6
+
+// Element access by runtime dtype: the switch is uniform across a launch, so it costs a
+// few instructions, and one kernel serves every dtype.
+__device__ __forceinline__ float load_f(const void* p, int dt, i64 i) {
+    switch (dt) {
+        case TL_F32: return ((const float*)p)[i];
+        case TL_F16: return f16_to_f32(((const tl_f16*)p)[i]);
+        case TL_BF16: return bf16_to_f32(((const tl_bf16*)p)[i]);
+        case TL_I32: return (float)((const int*)p)[i];
+        case TL_I64: return (float)((const i64*)p)[i];
+        default: return (float)((const unsigned char*)p)[i];
+    }
+}
+
+__device__ __forceinline__ void store_f(void* p, int dt, i64 i, float v) {
+    switch (dt) {
+        case TL_F32: ((float*)p)[i] = v; break;
+        case TL_F16: ((tl_f16*)p)[i] = f32_to_f16(v); break;
+        case TL_BF16: ((tl_bf16*)p)[i] = f32_to_bf16(v); break;
+        default: break;
+    }
+}
+
+__device__ __forceinline__ i64 load_i(const void* p, int dt, i64 i) {
+    switch (dt) {
+        case TL_I32: return ((const int*)p)[i];
+        case TL_I64: return ((const i64*)p)[i];
+        default: return ((const unsigned char*)p)[i];
+    }
+}
+
+__device__ __forceinline__ void store_i(void* p, int dt, i64 i, i64 v) {
+    switch (dt) {
+        case TL_I32: ((int*)p)[i] = (int)v; break;
+        case TL_I64: ((i64*)p)[i] = v; break;
+        case TL_BOOL: ((unsigned char*)p)[i] = v != 0; break;
+        default: ((unsigned char*)p)[i] = (unsigned char)v; break;
+    }
+}
+
+__device__ __forceinline__ bool is_float_dtype(int dt) { return dt <= TL_BF16; }
+
+__device__ __forceinline__ double load_d(const void* p, int dt, i64 i) {
+    if (dt == TL_F32) return ((const float*)p)[i];
+    if (is_float_dtype(dt)) return (double)load_f(p, dt, i);
+    if (dt == TL_BOOL) return ((const unsigned char*)p)[i] != 0;
+    return (double)load_i(p, dt, i);
+}
+
+// Saturating conversions with NaN -> 0, matching Rust's `as` (the CPU backend and the
+// reference follow `Op::Cast`'s rules through it).
+__device__ __forceinline__ i64 sat_i64(double v, double lo, double hi) {
+    if (v != v) return 0;
+    if (v <= lo) return (i64)lo;
+    if (v >= hi) return (i64)hi;
+    return (i64)v;
+}
+
+__device__ __forceinline__ void store_d(void* p, int dt, i64 i, double v) {
+    switch (dt) {
+        case TL_F32: ((float*)p)[i] = (float)v; break;
+        case TL_F16: ((tl_f16*)p)[i] = f32_to_f16((float)v); break;  // double rounding is within f16 tolerance
+        case TL_BF16: ((tl_bf16*)p)[i] = f32_to_bf16((float)v); break;
+        case TL_I32: ((int*)p)[i] = (int)sat_i64(v, -2147483648.0, 2147483647.0); break;
+        case TL_I64: ((i64*)p)[i] = v != v ? 0 : (v >= 9.2233720368547758e18 ? 0x7fffffffffffffffLL : (v <= -9.2233720368547758e18 ? (i64)0x8000000000000000ULL : (i64)v)); break;
+        case TL_U8: ((unsigned char*)p)[i] = (unsigned char)sat_i64(v, 0.0, 255.0); break;
+        default: ((unsigned char*)p)[i] = v != 0.0; break;
+    }
+}
+
+// Grid-stride loop over [0, n).
+#define TL_GRID_LOOP(i, n) \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)

@@ -1,0 +1,20 @@
+//! The CUDA C sources of every kernel, embedded in the binary.
+
+/// Prepended to every kernel file.
+pub const COMMON: &str = include_str!("../kernels/common.cuh");
+
+/// `(file name, source)` of every kernel file.
+pub const FILES: &[(&str, &str)] = &[
+    ("creation.cu", include_str!("../kernels/creation.cu")),
+    ("copy.cu", include_str!("../kernels/copy.cu")),
+    ("elementwise.cu", include_str!("../kernels/elementwise.cu")),
+    ("reduce.cu", include_str!("../kernels/reduce.cu")),
+];
+
+/// The full source NVRTC compiles for `file`.
+pub fn full_source(file: &str) -> Option<String> {
+    FILES
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, source)| format!("{COMMON}\n{source}"))
+}

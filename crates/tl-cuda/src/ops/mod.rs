@@ -1,0 +1,52 @@
+//! Host-side launchers of the CUDA kernels, one file per op group.
+
+/// Launches kernel `$function` with a config and arguments (references to values whose C
+/// layout matches the kernel's parameters).
+macro_rules! launch {
+    ($backend:expr, $function:expr, $config:expr, $($arg:expr),+ $(,)?) => {{
+        use cudarc::driver::PushKernelArg as _;
+        let mut args = $backend.stream.launch_builder(&$function);
+        $( args.arg($arg); )+
+        // SAFETY: each launcher passes arguments matching its kernel's C signature,
+        // addresses of live buffers, and views that the signature check keeps inside them.
+        unsafe { args.launch($config) }.map(|_| ()).map_err(|e| tl_tensor::TensorError::Backend {
+            backend: "cuda".into(),
+            detail: format!("kernel launch failed: {e}"),
+        })
+    }};
+}
+
+mod copy;
+mod creation;
+mod elementwise;
+mod matmul;
+mod reduce;
+
+use tl_tensor::{Op, Result, Tensor, TensorError};
+
+use crate::backend::CudaBackend;
+
+pub(crate) fn execute(
+    backend: &CudaBackend,
+    op: &Op,
+    inputs: &[&Tensor],
+    outputs: &[&Tensor],
+) -> Result<()> {
+    match op {
+        Op::Full { .. } | Op::Arange { .. } | Op::RandUniform { .. } | Op::RandNormal { .. } => {
+            creation::run(backend, op, outputs[0])
+        }
+        Op::Contiguous | Op::Cast { .. } | Op::Concat { .. } => {
+            copy::run(backend, op, inputs, outputs[0])
+        }
+        Op::Unary(_) | Op::Affine { .. } | Op::Binary(_) | Op::Compare(_) | Op::Where => {
+            elementwise::run(backend, op, inputs, outputs[0])
+        }
+        Op::Reduce { .. } | Op::ArgReduce { .. } => reduce::run(backend, op, inputs, outputs[0]),
+        Op::MatMul { .. } => matmul::run(backend, op, inputs, outputs[0]),
+        other => Err(TensorError::Backend {
+            backend: "cuda".into(),
+            detail: format!("{} has no CUDA kernel yet", other.name()),
+        }),
+    }
+}
