@@ -75,6 +75,44 @@ impl Device {
         Ok(outputs)
     }
 
+    /// Runs a non-view op writing into existing tensors (for in-place updates such as a KV
+    /// cache row). Each output must be a dense view of the op's output shape and dtype on
+    /// this device, and must not share memory with any input.
+    pub fn run_into(&self, op: &Op, inputs: &[&Tensor], outputs: &[&Tensor]) -> Result<()> {
+        for tensor in inputs.iter().chain(outputs) {
+            if !tensor.device().same_as(self) {
+                return Err(TensorError::DeviceMismatch {
+                    lhs: self.name(),
+                    rhs: tensor.device().name(),
+                });
+            }
+        }
+        let specs: Vec<TensorSpec> = inputs.iter().map(|t| t.spec()).collect();
+        let out_specs = output_specs(op, &specs)?;
+        if out_specs.len() != outputs.len() {
+            return Err(TensorError::bad_argument(
+                op.name(),
+                format!("has {} outputs, {} given", out_specs.len(), outputs.len()),
+            ));
+        }
+        for (spec, out) in out_specs.iter().zip(outputs) {
+            if out.spec() != *spec || !out.is_contiguous() {
+                return Err(TensorError::bad_shape(
+                    op.name(),
+                    out.shape(),
+                    format!("the output must be a dense {}{:?}", spec.dtype, spec.shape),
+                ));
+            }
+            if inputs.iter().any(|i| i.buffer().same_memory(out.buffer())) {
+                return Err(TensorError::bad_argument(
+                    op.name(),
+                    "an output shares memory with an input",
+                ));
+            }
+        }
+        self.backend.execute(op, inputs, outputs)
+    }
+
     /// Runs an op with exactly one output.
     pub fn run1(&self, op: &Op, inputs: &[&Tensor]) -> Result<Tensor> {
         let mut outputs = self.run(op, inputs)?;

@@ -415,6 +415,28 @@ pub enum Op {
     /// Inputs `(x [.., m, k] float, w [n, k] quantized)`: output `x · wᵀ`, `[.., m, n]`, in
     /// the dtype of `x`. Reads the blocks directly; never dequantizes `w` as a whole.
     QMatMul,
+
+    // ---- sampling ----
+    /// Inputs `(logits [rows, vocab] float, uniform [rows] f32 in [0, 1))`: output `[rows]`
+    /// `i64` token ids. With `temperature <= 0` the first maximum (greedy; `uniform` unused).
+    /// Otherwise candidates are ordered by logit (descending, ties by lower id); the first
+    /// `top_k` are kept (0 keeps all); probabilities are `softmax(logit / temperature)`
+    /// over those; the shortest prefix whose probability sums to at least `top_p` is kept;
+    /// then those with probability at least `min_p` times the largest; the token chosen is
+    /// the first whose cumulative renormalised probability exceeds `uniform` (the last kept
+    /// if rounding leaves none). The same inputs give the same token on every backend.
+    Sample {
+        temperature: f64,
+        top_k: usize,
+        top_p: f64,
+        min_p: f64,
+    },
+    /// Inputs `(logits [rows, vocab] float, tokens [rows, n] i32/i64)`: each distinct token of
+    /// a row has its logit divided by `penalty` when positive, multiplied when not (the
+    /// CTRL / llama.cpp repetition penalty). Output like `logits`.
+    RepetitionPenalty {
+        penalty: f64,
+    },
 }
 
 impl Op {
@@ -464,6 +486,8 @@ impl Op {
             Op::Dequantize { .. } => "dequantize".into(),
             Op::Quantize { .. } => "quantize".into(),
             Op::QMatMul => "qmatmul".into(),
+            Op::Sample { .. } => "sample".into(),
+            Op::RepetitionPenalty { .. } => "repetition_penalty".into(),
         }
     }
 
@@ -519,6 +543,8 @@ impl Op {
             "dequantize",
             "quantize",
             "qmatmul",
+            "sample",
+            "repetition_penalty",
         ]
         .iter()
         .map(|s| s.to_string())

@@ -667,7 +667,69 @@ pub fn output_specs(op: &Op, inputs: &[TensorSpec]) -> Result<Vec<TensorSpec>> {
             *shape.last_mut().expect("rank checked") = w.shape[0];
             one(TensorSpec::new(&shape, x.dtype))
         }
+        Op::Sample {
+            temperature,
+            top_p,
+            min_p,
+            ..
+        } => {
+            arity(op, inputs, 2)?;
+            let (logits, uniform) = (&inputs[0], &inputs[1]);
+            check_logits(op, logits)?;
+            if uniform.dtype != DType::F32 || uniform.shape != [logits.shape[0]] {
+                return Err(mismatch(
+                    op,
+                    &logits.shape,
+                    &uniform.shape,
+                    "expects one f32 uniform number per row",
+                ));
+            }
+            let valid = temperature.is_finite()
+                && (0.0..=1.0).contains(top_p)
+                && *top_p > 0.0
+                && (0.0..=1.0).contains(min_p);
+            if !valid {
+                return Err(TensorError::bad_argument(
+                    op.name(),
+                    format!("temperature {temperature} must be finite, top_p {top_p} in (0, 1], min_p {min_p} in [0, 1]"),
+                ));
+            }
+            one(TensorSpec::new(&[logits.shape[0]], DType::I64))
+        }
+        Op::RepetitionPenalty { penalty } => {
+            arity(op, inputs, 2)?;
+            let (logits, tokens) = (&inputs[0], &inputs[1]);
+            check_logits(op, logits)?;
+            require_index(op, tokens.dtype)?;
+            if tokens.shape.len() != 2 || tokens.shape[0] != logits.shape[0] {
+                return Err(mismatch(
+                    op,
+                    &logits.shape,
+                    &tokens.shape,
+                    "expects tokens [rows, n] with one row per logits row",
+                ));
+            }
+            if !(penalty.is_finite() && *penalty > 0.0) {
+                return Err(TensorError::bad_argument(
+                    op.name(),
+                    format!("penalty {penalty} must be positive"),
+                ));
+            }
+            one(logits.clone())
+        }
     }
+}
+
+fn check_logits(op: &Op, logits: &TensorSpec) -> Result<()> {
+    require_float(op, logits.dtype)?;
+    if logits.shape.len() != 2 || logits.shape[1] == 0 {
+        return Err(TensorError::bad_shape(
+            op.name(),
+            &logits.shape,
+            "expects logits [rows, vocab] with vocab > 0",
+        ));
+    }
+    Ok(())
 }
 
 fn check_eps(op: &Op, eps: f64) -> Result<()> {

@@ -85,3 +85,32 @@ fn tensors_on_different_devices_do_not_mix() {
         TensorError::DeviceMismatch { .. }
     ));
 }
+
+#[test]
+fn run_into_writes_a_dense_window_in_place_and_rejects_bad_targets() {
+    use tl_tensor::Op;
+    let device = Device::cpu();
+    let cache = device.zeros(&[4, 3], DType::F32).unwrap();
+    let row = device.from_slice(&[1f32, 2., 3.], &[1, 3]).unwrap();
+    let window = cache.narrow(0, 2, 1).unwrap();
+    device
+        .run_into(&Op::Contiguous, &[&row], &[&window])
+        .unwrap();
+    assert_eq!(
+        cache.to_vec::<f32>().unwrap(),
+        vec![0., 0., 0., 0., 0., 0., 1., 2., 3., 0., 0., 0.]
+    );
+    let column = cache.narrow(1, 0, 1).unwrap();
+    assert!(
+        device
+            .run_into(&Op::Contiguous, &[&row], &[&column])
+            .is_err(),
+        "shape mismatch"
+    );
+    assert!(
+        device
+            .run_into(&Op::Contiguous, &[&window], &[&window])
+            .is_err(),
+        "aliasing"
+    );
+}

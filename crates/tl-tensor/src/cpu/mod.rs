@@ -10,6 +10,7 @@ mod matmul;
 mod nn;
 mod quant;
 mod reduce;
+mod sample;
 mod strided;
 
 use crate::backend::{Backend, DeviceKind};
@@ -153,6 +154,7 @@ impl Backend for CpuBackend {
             Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
                 quant::run(op, inputs, outputs[0])
             }
+            Op::Sample { .. } | Op::RepetitionPenalty { .. } => sample::run(op, inputs, outputs[0]),
             Op::Reshape { .. }
             | Op::Permute { .. }
             | Op::Narrow { .. }

@@ -11,6 +11,7 @@ mod matmul;
 mod nn;
 mod quant;
 mod reduce;
+mod sample;
 
 use crate::error::{Result, TensorError};
 use crate::host_element::{bytes_to_f64, f64_to_bytes};
@@ -172,6 +173,9 @@ pub fn evaluate(op: &Op, inputs: &[HostTensor]) -> Result<Vec<HostTensor>> {
         | Op::Attention { .. } => nn::evaluate(op, inputs, &out_specs)?,
         Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
             quant::evaluate(op, inputs, &out_specs[0])?
+        }
+        Op::Sample { .. } | Op::RepetitionPenalty { .. } => {
+            sample::evaluate(op, inputs, &out_specs[0])?
         }
         _ => unreachable!("view ops handled above"),
     };

@@ -8,6 +8,7 @@ mod movement;
 mod nn;
 mod quant;
 mod reduce;
+mod sample;
 
 use crate::case::Case;
 
@@ -22,5 +23,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(matmul::cases());
     cases.extend(nn::cases());
     cases.extend(quant::cases());
+    cases.extend(sample::cases());
     cases
 }
