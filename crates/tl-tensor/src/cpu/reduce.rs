@@ -1,12 +1,322 @@
-//! CPU kernels: reduce ops (to be written by the owner of this group).
+//! CPU kernels: `Reduce` (sum, mean, max, min, log-sum-exp over any axes) and `ArgReduce`.
+//!
+//! The input is split into kept axes (one per output element) and reduced axes, each
+//! coalesced, so a reduction over dense trailing axes (or over everything) reads contiguous
+//! runs. Long reductions are cut into fixed pieces of [`PIECE`] elements whose partial results
+//! are merged in order: the pieces depend only on the shape, never on the thread count, so
+//! results are bit-identical however many threads run them. When the kept axes end with the
+//! input's contiguous axis (e.g. a sum over axis 0 of a matrix), neighbouring outputs are
+//! accumulated side by side instead, one vectorised pass over each reduced row.
 
+mod reducers;
+
+use rayon::prelude::*;
+
+use self::reducers::{
+    ColumnReducer, FloatArg, FloatExtreme, FloatSum, IntArg, IntExtreme, IntSum, Reducer, SumExp,
+};
+use super::element::FloatElement;
+use super::elementwise::checked_input;
+use super::elementwise::integer::IntElement;
+use super::strided::{coalesce, inner_stride, row_offset, rows_and_len};
+use super::{backend_error, output_slice};
 use crate::error::{Result, TensorError};
-use crate::op::Op;
+use crate::layout::Layout;
+use crate::op::{ArgReduceOp, Op, ReduceOp};
 use crate::tensor::Tensor;
+use crate::DType;
 
-pub(crate) fn run(op: &Op, _inputs: &[&Tensor], _output: &Tensor) -> Result<()> {
-    Err(TensorError::Backend {
-        backend: "cpu".into(),
-        detail: format!("{} has no CPU kernel yet", op.name()),
+/// Reduced elements per partial result. Fixed, so the summation order never depends on how
+/// the work is spread over threads.
+const PIECE: usize = 32 * 1024;
+/// Input elements per rayon task when many short reductions are grouped together.
+const TASK_ELEMENTS: usize = 64 * 1024;
+/// Outputs accumulated side by side in one task of the column path.
+const COLUMN_BLOCK: usize = 1024;
+/// Shortest run of contiguous outputs for which the column path pays off.
+const MIN_COLUMNS: usize = 16;
+
+pub(crate) fn run(op: &Op, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
+    match (op, inputs) {
+        (Op::Reduce { op, axes, .. }, [x]) => reduce(*op, axes, x, output),
+        (Op::ArgReduce { op, axis, .. }, [x]) => arg_reduce(*op, *axis, x, output),
+        _ => Err(backend_error(format!(
+            "the reduction kernels cannot run {} on {} inputs",
+            op.name(),
+            inputs.len()
+        ))),
+    }
+}
+
+/// The input seen as `outputs` reductions of `n` elements each.
+struct Plan {
+    /// The kept axes, coalesced; its offset is the input's.
+    kept: Layout,
+    /// The reduced axes, coalesced, with offset 0 (relative to an output's first element).
+    reduced: Layout,
+    outputs: usize,
+    n: usize,
+}
+
+impl Plan {
+    /// `reorder` lets the reduced axes be visited in memory order (largest stride first),
+    /// so a permuted dense input is still read as one contiguous run; argmax/argmin keep
+    /// the logical order, which defines "first".
+    fn new(layout: &Layout, axes: &[usize], reorder: bool) -> Result<Plan> {
+        let (mut kept, mut reduced) = (Vec::new(), Vec::new());
+        for (axis, (&dim, &stride)) in layout.shape().iter().zip(layout.strides()).enumerate() {
+            if axes.contains(&axis) {
+                reduced.push((dim, stride));
+            } else {
+                kept.push((dim, stride));
+            }
+        }
+        if reorder {
+            reduced.sort_by_key(|&(_, stride)| std::cmp::Reverse(stride));
+        }
+        let split = |dims: Vec<(usize, usize)>, offset| {
+            let (shape, strides) = dims.into_iter().unzip();
+            Layout::from_parts(shape, strides, offset).map(|l| coalesce(&l))
+        };
+        let kept = split(kept, layout.offset())?;
+        let reduced = split(reduced, 0)?;
+        Ok(Plan {
+            outputs: kept.numel(),
+            n: reduced.numel(),
+            kept,
+            reduced,
+        })
+    }
+
+    /// Element offset of the first element reduced into `output`.
+    fn base(&self, output: usize) -> usize {
+        let (_, len) = rows_and_len(&self.kept);
+        let len = len.max(1);
+        row_offset(&self.kept, output / len) + (output % len) * inner_stride(&self.kept)
+    }
+
+    /// Whether outputs come in contiguous runs (the kept axes end with a stride-1 axis of
+    /// at least `MIN_COLUMNS`) while the reduced elements are not themselves contiguous.
+    fn columns(&self) -> bool {
+        let (_, len) = rows_and_len(&self.kept);
+        self.kept.rank() > 0
+            && inner_stride(&self.kept) == 1
+            && len >= MIN_COLUMNS
+            && self.n > 0
+            && (self.reduced.rank() == 0 || inner_stride(&self.reduced) != 1)
+    }
+
+    /// Feeds the reduced elements `from..to` of `output` to `reducer`, run by run.
+    fn accumulate<R: Reducer>(
+        &self,
+        reducer: &R,
+        data: &[R::In],
+        output: usize,
+        (from, to): (usize, usize),
+        acc: &mut R::Acc,
+    ) {
+        let base = self.base(output);
+        let (_, len) = rows_and_len(&self.reduced);
+        let stride = inner_stride(&self.reduced);
+        let mut flat = from;
+        while flat < to {
+            let (row, col) = (flat / len, flat % len);
+            let count = (len - col).min(to - flat);
+            let start = base + row_offset(&self.reduced, row) + col * stride;
+            if stride == 1 {
+                reducer.run(acc, &data[start..start + count], flat);
+            } else {
+                for j in 0..count {
+                    reducer.step(acc, data[start + j * stride], flat + j);
+                }
+            }
+            flat += count;
+        }
+    }
+}
+
+/// Runs `reducer` for every output: outputs in parallel when each is short, else pieces of
+/// every output in parallel, merged in order.
+fn drive<R: Reducer>(reducer: &R, data: &[R::In], plan: &Plan, out: &mut [R::Out]) {
+    let n = plan.n;
+    let pieces = n.div_ceil(PIECE).max(1);
+    if pieces == 1 {
+        let per_task = (TASK_ELEMENTS / n.max(1)).max(1);
+        out.par_chunks_mut(per_task)
+            .enumerate()
+            .for_each(|(task, outs)| {
+                for (i, o) in outs.iter_mut().enumerate() {
+                    let output = task * per_task + i;
+                    let mut acc = reducer.start(output);
+                    plan.accumulate(reducer, data, output, (0, n), &mut acc);
+                    *o = reducer.finish(acc, n);
+                }
+            });
+        return;
+    }
+    let partials: Vec<R::Acc> = (0..plan.outputs * pieces)
+        .into_par_iter()
+        .map(|task| {
+            let (output, piece) = (task / pieces, task % pieces);
+            let mut acc = reducer.start(output);
+            let range = (piece * PIECE, ((piece + 1) * PIECE).min(n));
+            plan.accumulate(reducer, data, output, range, &mut acc);
+            acc
+        })
+        .collect();
+    out.par_iter_mut()
+        .zip(partials.par_chunks(pieces))
+        .for_each(|(o, parts)| {
+            let merged = parts.iter().copied().reduce(|a, b| reducer.combine(a, b));
+            if let Some(acc) = merged {
+                *o = reducer.finish(acc, n);
+            }
+        });
+}
+
+/// The column path: each task owns up to `COLUMN_BLOCK` contiguous outputs and adds every
+/// reduced row of the input into their accumulators, in the reduced elements' order.
+fn drive_columns<R: ColumnReducer>(reducer: &R, data: &[R::In], plan: &Plan, out: &mut [R::Out]) {
+    let n = plan.n;
+    let (_, width) = rows_and_len(&plan.kept);
+    let (_, reduced_len) = rows_and_len(&plan.reduced);
+    let reduced_stride = inner_stride(&plan.reduced);
+    let rows_per_task = (TASK_ELEMENTS / (width * n).max(1)).max(1);
+    out.par_chunks_mut(width)
+        .with_min_len(rows_per_task)
+        .enumerate()
+        .for_each(|(row, outs)| {
+            let row_base = row_offset(&plan.kept, row);
+            outs.par_chunks_mut(COLUMN_BLOCK)
+                .enumerate()
+                .for_each(|(block, outs)| {
+                    let base = row_base + block * COLUMN_BLOCK;
+                    let mut acc = vec![reducer.start(); outs.len()];
+                    for flat in 0..n {
+                        let (r, c) = (flat / reduced_len, flat % reduced_len);
+                        let start = base + row_offset(&plan.reduced, r) + c * reduced_stride;
+                        for (a, &x) in acc.iter_mut().zip(&data[start..start + outs.len()]) {
+                            *a = reducer.step(*a, x);
+                        }
+                    }
+                    for (o, &a) in outs.iter_mut().zip(&acc) {
+                        *o = reducer.finish(a, n);
+                    }
+                });
+        });
+}
+
+fn reduce(op: ReduceOp, axes: &[usize], x: &Tensor, out: &Tensor) -> Result<()> {
+    let plan = Plan::new(x.layout(), axes, true)?;
+    if plan.outputs == 0 {
+        return Ok(());
+    }
+    crate::with_float_type!(x.dtype(), T => reduce_float::<T>(op, x, &plan, out), _ => match x.dtype() {
+        DType::I32 => reduce_int::<i32>(op, x, &plan, out),
+        DType::I64 => reduce_int::<i64>(op, x, &plan, out),
+        other => Err(TensorError::unsupported_dtype(Op::Reduce { op, axes: axes.to_vec(), keepdim: false }.name(), other)),
     })
+}
+
+fn either<R: Reducer + ColumnReducer<In = <R as Reducer>::In, Out = <R as Reducer>::Out>>(
+    reducer: &R,
+    data: &[<R as Reducer>::In],
+    plan: &Plan,
+    out: &mut [<R as Reducer>::Out],
+) {
+    if plan.columns() {
+        drive_columns(reducer, data, plan, out);
+    } else {
+        drive(reducer, data, plan, out);
+    }
+}
+
+fn reduce_float<T: FloatElement>(
+    op: ReduceOp,
+    x: &Tensor,
+    plan: &Plan,
+    out: &Tensor,
+) -> Result<()> {
+    let data = checked_input::<T>(x)?;
+    let dst = output_slice::<T>(out)?;
+    match op {
+        ReduceOp::Sum => either(&FloatSum::<T, T>::new(false), data, plan, dst),
+        ReduceOp::Mean => either(&FloatSum::<T, T>::new(true), data, plan, dst),
+        ReduceOp::Max => either(&FloatExtreme::<T, T, true>::new(), data, plan, dst),
+        ReduceOp::Min => either(&FloatExtreme::<T, T, false>::new(), data, plan, dst),
+        ReduceOp::LogSumExp => {
+            let mut shifts = vec![0.0f32; plan.outputs];
+            drive(
+                &FloatExtreme::<T, f32, true>::new(),
+                data,
+                plan,
+                &mut shifts,
+            );
+            drive(&SumExp::<T>::new(&shifts), data, plan, dst);
+        }
+    }
+    Ok(())
+}
+
+fn reduce_int<I: IntElement>(op: ReduceOp, x: &Tensor, plan: &Plan, out: &Tensor) -> Result<()> {
+    let data = checked_input::<I>(x)?;
+    let dst = output_slice::<I>(out)?;
+    match op {
+        ReduceOp::Sum => either(&IntSum::<I>::new(), data, plan, dst),
+        ReduceOp::Max => either(&IntExtreme::<I, true>::new(), data, plan, dst),
+        ReduceOp::Min => either(&IntExtreme::<I, false>::new(), data, plan, dst),
+        ReduceOp::Mean | ReduceOp::LogSumExp => {
+            return Err(TensorError::unsupported_dtype(
+                format!("reduce.{}", op.name()),
+                x.dtype(),
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn arg_reduce(op: ArgReduceOp, axis: usize, x: &Tensor, out: &Tensor) -> Result<()> {
+    let plan = Plan::new(x.layout(), &[axis], false)?;
+    if plan.outputs == 0 {
+        return Ok(());
+    }
+    let dst = output_slice::<i64>(out)?;
+    let max = op == ArgReduceOp::ArgMax;
+    macro_rules! float_arg {
+        ($t:ty) => {{
+            let data = checked_input::<$t>(x)?;
+            if max {
+                drive(&FloatArg::<$t, true>::new(), data, &plan, dst)
+            } else {
+                drive(&FloatArg::<$t, false>::new(), data, &plan, dst)
+            }
+        }};
+    }
+    macro_rules! int_arg {
+        ($t:ty) => {{
+            let data = checked_input::<$t>(x)?;
+            if max {
+                drive(&IntArg::<$t, true>::new(), data, &plan, dst)
+            } else {
+                drive(&IntArg::<$t, false>::new(), data, &plan, dst)
+            }
+        }};
+    }
+    match x.dtype() {
+        DType::F32 => float_arg!(f32),
+        DType::F16 => float_arg!(half::f16),
+        DType::BF16 => float_arg!(half::bf16),
+        DType::I32 => int_arg!(i32),
+        DType::I64 => int_arg!(i64),
+        other => {
+            let name = Op::ArgReduce {
+                op,
+                axis,
+                keepdim: false,
+            }
+            .name();
+            return Err(TensorError::unsupported_dtype(name, other));
+        }
+    }
+    Ok(())
 }
