@@ -188,12 +188,7 @@ impl Plan {
             return self;
         }
         let mut expected = self.lhs.row_stride * self.m;
-        for (&dim, &stride) in self
-            .batch_shape
-            .iter()
-            .zip(&self.lhs.batch_strides)
-            .rev()
-        {
+        for (&dim, &stride) in self.batch_shape.iter().zip(&self.lhs.batch_strides).rev() {
             if dim == 1 {
                 continue;
             }
@@ -260,7 +255,10 @@ impl Plan {
     /// One batch's product into its dense `[m, n]` destination.
     fn one(&self, lhs: &[f32], rhs: &[f32], batch: usize, dst: &mut [f32], par: Parallelism) {
         let coords = self.batch_coords(batch);
-        let (lhs_at, rhs_at) = (self.lhs.batch_offset(&coords), self.rhs.batch_offset(&coords));
+        let (lhs_at, rhs_at) = (
+            self.lhs.batch_offset(&coords),
+            self.rhs.batch_offset(&coords),
+        );
         debug_assert_eq!(dst.len(), self.m * self.n);
         // SAFETY: `dst` is exactly the m×n row-major destination. The operands' views were
         // checked to lie inside `lhs` and `rhs` (`check_span`, or a dense widened copy), and

@@ -25,42 +25,48 @@ pub(super) fn evaluate(
     } else {
         lhs.shape[lhs.shape.len() - 1]
     };
+    let (m, n) = (spec.shape[rank - 2], spec.shape[rank - 1]);
+    let batch_shape = &spec.shape[..rank - 2];
+    let batches: usize = batch_shape.iter().product();
     let mut out = vec![0.0; spec.numel()];
-    for (flat, slot) in out.iter_mut().enumerate() {
-        let index = unravel(flat, &spec.shape);
-        let (i, j) = (index[rank - 2], index[rank - 1]);
-        let batch = &index[..rank - 2];
-        let mut sum = 0.0;
-        for p in 0..k {
-            let a = element(lhs, &lhs_values, batch, i, p, *transpose_lhs);
-            let b = element(rhs, &rhs_values, batch, p, j, *transpose_rhs);
-            sum += a * b;
+    for b in 0..batches {
+        let batch = unravel(b, batch_shape);
+        let a = matrix(lhs, &lhs_values, &batch, *transpose_lhs);
+        let c = matrix(rhs, &rhs_values, &batch, *transpose_rhs);
+        for i in 0..m {
+            for j in 0..n {
+                let mut sum = 0.0;
+                for p in 0..k {
+                    sum += a[i * k + p] * c[p * n + j];
+                }
+                out[(b * m + i) * n + j] = sum;
+            }
         }
-        *slot = sum;
     }
     Ok(vec![HostTensor::from_values(&spec.shape, spec.dtype, out)])
 }
 
-/// Element `(row, col)` of the (optionally transposed) matrix of `t` at output batch index
-/// `batch`, broadcasting `t`'s batch axes.
-fn element(
-    t: &HostTensor,
-    values: &[f64],
-    batch: &[usize],
-    row: usize,
-    col: usize,
-    transpose: bool,
-) -> f64 {
+/// The (optionally transposed) matrix of `t` at output batch index `batch`, broadcasting
+/// `t`'s batch axes, as row-major values.
+fn matrix(t: &HostTensor, values: &[f64], batch: &[usize], transpose: bool) -> Vec<f64> {
     let rank = t.shape.len();
+    let (rows, cols) = (t.shape[rank - 2], t.shape[rank - 1]);
     let own_batch = rank - 2;
     let lead = batch.len() - own_batch;
     let mut index: Vec<usize> = (0..own_batch)
         .map(|a| if t.shape[a] == 1 { 0 } else { batch[lead + a] })
         .collect();
-    if transpose {
-        index.extend([col, row]);
-    } else {
-        index.extend([row, col]);
+    index.extend([0, 0]);
+    let start = ravel(&index, &t.shape);
+    let stored = &values[start..start + rows * cols];
+    if !transpose {
+        return stored.to_vec();
     }
-    values[ravel(&index, &t.shape)]
+    let mut transposed = vec![0.0; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            transposed[c * rows + r] = stored[r * cols + c];
+        }
+    }
+    transposed
 }
