@@ -1,7 +1,221 @@
-//! Conformance cases: nn ops (to be written by the owner of this group).
+//! Conformance cases: softmax, log_softmax, the norms, rope, swiglu and attention.
 
-use crate::case::Case;
+use tl_tensor::{DType, Op, RopeStyle};
 
+use crate::case::{tolerance_for, Case, Fill, Input, View};
+
+fn uniform(shape: &[usize], dtype: DType, low: f64, high: f64) -> Input {
+    Input::new(shape, dtype, Fill::Uniform { low, high })
+}
+
+/// Every kernel computes in f32 and rounds once on store, and the reference is exact, so the
+/// per-dtype output rounding of `tolerance_for` bounds the error: the f32 steps (exp, a sum
+/// over ≤ 4097 terms, one square root) stay within a few 1e-7 relative.
 pub fn cases() -> Vec<Case> {
-    Vec::new()
+    let mut cases = Vec::new();
+    for dtype in DType::FLOATS {
+        softmax_cases(&mut cases, dtype);
+        norm_cases(&mut cases, dtype);
+        rope_cases(&mut cases, dtype);
+        swiglu_cases(&mut cases, dtype);
+        attention_cases(&mut cases, dtype);
+    }
+    cases
+}
+
+fn softmax_cases(cases: &mut Vec<Case>, dtype: DType) {
+    let tol = tolerance_for(dtype);
+    let x = |shape: &[usize]| uniform(shape, dtype, -5.0, 5.0);
+    for log in [false, true] {
+        let op = |axis: usize| {
+            if log {
+                Op::LogSoftmax { axis }
+            } else {
+                Op::Softmax { axis }
+            }
+        };
+        let mut push =
+            |axis: usize, input: Input| cases.push(Case::new(op(axis), vec![input], tol));
+        push(1, x(&[7, 33]));
+        push(0, x(&[7, 33]));
+        push(0, x(&[1]));
+        push(0, x(&[4097]));
+        push(1, x(&[3, 5, 7]).with_view(View::Permuted(vec![2, 0, 1])));
+        push(2, x(&[3, 5, 7]).with_view(View::Permuted(vec![1, 2, 0])));
+        push(1, x(&[3, 33, 7]).with_view(View::Narrowed));
+        push(0, x(&[7, 33]).with_view(View::Broadcast(vec![1, 33])));
+        push(1, x(&[7, 33]).with_view(View::Broadcast(vec![7, 1])));
+        push(1, x(&[5, 0]));
+        push(0, x(&[0, 5]));
+        push(1, x(&[2, 1, 3, 1]));
+    }
+}
+
+fn norm_cases(cases: &mut Vec<Case>, dtype: DType) {
+    let tol = tolerance_for(dtype);
+    let x = |shape: &[usize]| uniform(shape, dtype, -2.0, 2.0);
+    // Weights and biases away from zero keep the relative error meaningful per element.
+    let w = |dim: usize| uniform(&[dim], dtype, 0.5, 1.5);
+    let shapes: Vec<(Vec<usize>, View)> = vec![
+        (vec![7, 33], View::Dense),
+        (vec![1, 1], View::Dense),
+        (vec![2, 4097], View::Dense),
+        (vec![3, 5, 7], View::Permuted(vec![2, 0, 1])),
+        (vec![5, 33], View::Narrowed),
+        (vec![4, 7, 33], View::Broadcast(vec![1, 7, 33])),
+        (vec![0, 33], View::Dense),
+    ];
+    for (eps, (shape, view)) in [1e-6, 1e-5].into_iter().cycle().zip(shapes) {
+        let dim = *shape.last().expect("rank ≥ 1");
+        let input = x(&shape).with_view(view.clone());
+        cases.push(Case::new(
+            Op::RmsNorm { eps },
+            vec![input.clone(), w(dim)],
+            tol,
+        ));
+        cases.push(Case::new(
+            Op::AddRmsNorm { eps },
+            vec![input.clone(), x(&shape), w(dim).with_view(View::Narrowed)],
+            tol,
+        ));
+        cases.push(Case::new(
+            Op::LayerNorm { eps },
+            vec![input, w(dim), uniform(&[dim], dtype, -1.0, 1.0)],
+            tol,
+        ));
+    }
+    // A residual laid out differently from x, and a weight broadcast from one value.
+    cases.push(Case::new(
+        Op::AddRmsNorm { eps: 1e-5 },
+        vec![
+            x(&[7, 33]).with_view(View::Narrowed),
+            x(&[7, 33]).with_view(View::Permuted(vec![1, 0])),
+            w(33).with_view(View::Broadcast(vec![1])),
+        ],
+        tol,
+    ));
+    cases.push(Case::new(
+        Op::RmsNorm { eps: 0.0 },
+        vec![x(&[7, 33]), w(33).with_view(View::Broadcast(vec![1]))],
+        tol,
+    ));
+}
+
+fn rope_cases(cases: &mut Vec<Case>, dtype: DType) {
+    let tol = tolerance_for(dtype);
+    let x = |shape: &[usize]| Input::uniform(shape, dtype);
+    for style in [RopeStyle::HalfSplit, RopeStyle::Interleaved] {
+        let op = |base: f64, position_scale: f64| Op::Rope {
+            style,
+            base,
+            position_scale,
+        };
+        let mut push = |op: Op, input: Input, positions: Input| {
+            cases.push(Case::new(op, vec![input, positions], tol));
+        };
+        // Positions from an offset (a continuing sequence), as the KV cache produces them.
+        push(
+            op(10000.0, 1.0),
+            x(&[5, 3, 8]),
+            Input::values(&[5], DType::I32, &[17.0, 18.0, 19.0, 20.0, 21.0]),
+        );
+        push(
+            op(500000.0, 1.0),
+            x(&[2, 7, 4, 64]),
+            Input::integers(&[7], DType::I64, 1000, 5000),
+        );
+        push(
+            op(10000.0, 0.25),
+            x(&[1, 6, 2]),
+            Input::values(&[1], DType::I64, &[4096.0]),
+        );
+        // Query-shaped views: [batch, heads, seq, dim] storage read as [batch, seq, heads, dim].
+        push(
+            op(10000.0, 1.0),
+            x(&[2, 9, 3, 16]).with_view(View::Permuted(vec![0, 2, 1, 3])),
+            Input::integers(&[9], DType::I32, 0, 100),
+        );
+        push(
+            op(1000.0, 1.0),
+            x(&[3, 5, 12]).with_view(View::Narrowed),
+            Input::integers(&[3], DType::I64, 0, 100).with_view(View::Narrowed),
+        );
+        push(
+            op(10000.0, 1.0),
+            x(&[4, 3, 8]).with_view(View::Broadcast(vec![4, 1, 8])),
+            Input::integers(&[4], DType::I32, 0, 50),
+        );
+        push(
+            op(10000.0, 1.0),
+            x(&[0, 3, 8]),
+            Input::integers(&[0], DType::I32, 0, 50),
+        );
+    }
+}
+
+fn swiglu_cases(cases: &mut Vec<Case>, dtype: DType) {
+    let tol = tolerance_for(dtype);
+    let x = |shape: &[usize]| uniform(shape, dtype, -4.0, 4.0);
+    let mut push = |gate: Input, up: Input| cases.push(Case::new(Op::SwiGlu, vec![gate, up], tol));
+    push(x(&[7, 33]), x(&[7, 33]));
+    push(x(&[4097]), x(&[4097]));
+    push(x(&[1]), x(&[1]));
+    push(
+        x(&[3, 5, 7]).with_view(View::Permuted(vec![2, 1, 0])),
+        x(&[3, 5, 7]).with_view(View::Narrowed),
+    );
+    push(
+        x(&[7, 33]),
+        x(&[7, 33]).with_view(View::Broadcast(vec![1, 33])),
+    );
+    push(x(&[0, 3]), x(&[0, 3]));
+}
+
+fn attention_cases(cases: &mut Vec<Case>, dtype: DType) {
+    let tol = tolerance_for(dtype);
+    // A wider query range makes the softmax rows peaked as well as flat.
+    let q = |shape: &[usize]| uniform(shape, dtype, -3.0, 3.0);
+    let kv = |shape: &[usize]| Input::uniform(shape, dtype);
+    let op = |causal: bool, head_dim: usize| Op::Attention {
+        causal,
+        scale: 1.0 / (head_dim as f64).sqrt(),
+    };
+    for causal in [false, true] {
+        let mut push = |d: usize, q: Input, k: Input, v: Input| {
+            cases.push(Case::new(op(causal, d), vec![q, k, v], tol));
+        };
+        // Plain multi-head, square.
+        push(8, q(&[1, 2, 7, 8]), kv(&[1, 2, 7, 8]), kv(&[1, 2, 7, 8]));
+        // Grouped-query (4 query heads over 2 kv heads), fewer queries than keys.
+        push(8, q(&[2, 4, 5, 8]), kv(&[2, 2, 9, 8]), kv(&[2, 2, 9, 8]));
+        // Multi-query decode: one query against 33 cached keys, value dim ≠ key dim.
+        push(
+            16,
+            q(&[1, 6, 1, 16]),
+            kv(&[1, 1, 33, 16]),
+            kv(&[1, 1, 33, 8]),
+        );
+        // More queries than one block, and a prefix of cached keys.
+        push(
+            16,
+            q(&[1, 2, 33, 16]),
+            kv(&[1, 1, 40, 16]),
+            kv(&[1, 1, 40, 16]),
+        );
+        // Strided views: q stored [b, s, h, d]; a narrowed cache; a batch-broadcast value.
+        push(
+            8,
+            q(&[2, 4, 7, 8]).with_view(View::Permuted(vec![0, 2, 1, 3])),
+            kv(&[2, 2, 9, 8]).with_view(View::Narrowed),
+            kv(&[2, 2, 9, 8]).with_view(View::Broadcast(vec![1, 2, 9, 8])),
+        );
+        push(
+            8,
+            q(&[1, 2, 3, 8]),
+            kv(&[1, 2, 5, 8]).with_view(View::Permuted(vec![0, 2, 1, 3])),
+            kv(&[1, 2, 5, 8]).with_view(View::Permuted(vec![0, 1, 3, 2])),
+        );
+        // Nothing to attend from.
+        push(8, q(&[1, 2, 0, 8]), kv(&[1, 2, 3, 8]), kv(&[1, 2, 3, 8]));
+    }
 }
