@@ -1,12 +1,268 @@
-//! CPU kernels: quant ops (to be written by the owner of this group).
+//! CPU kernels: `Dequantize`, `Quantize` and `QMatMul` on GGUF block formats, built on the
+//! block codecs and integer dot kernels of [`crate::quant`].
 
+use rayon::prelude::*;
+
+use super::element::FloatElement;
+use super::strided::{inner_stride, row_offset, rows_and_len};
+use super::{backend_error, input_slice, output_bytes, output_slice};
 use crate::error::{Result, TensorError};
 use crate::op::Op;
+use crate::quant::{quantize_activation, ActivationBlock, EncodeBlock, QuantBlock, Simd};
+use crate::quant::{BlockQ4_0, BlockQ4_1, BlockQ8_0, ACTIVATION_BLOCK};
 use crate::tensor::Tensor;
+use crate::{with_block_type, with_float_type, DType};
 
-pub(crate) fn run(op: &Op, _inputs: &[&Tensor], _output: &Tensor) -> Result<()> {
-    Err(TensorError::Backend {
-        backend: "cpu".into(),
-        detail: format!("{} has no CPU kernel yet", op.name()),
-    })
+/// Blocks decoded or encoded per rayon task (a few tens of KiB of output each).
+const BLOCKS_PER_TASK: usize = 512;
+/// Activation rows that share one pass over a weight row in `QMatMul` (their quantized
+/// blocks stay in L1/L2 while the weight row is reused).
+const ROW_TILE: usize = 8;
+/// Fewest weight rows per task, so that scheduling stays cheap next to the dot products.
+const MIN_COLUMNS_PER_TASK: usize = 8;
+
+pub(crate) fn run(op: &Op, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
+    let unsupported = |dtype: DType| Err(TensorError::unsupported_dtype(op.name(), dtype));
+    match op {
+        Op::Dequantize { dtype } => {
+            let input = inputs[0];
+            with_block_type!(input.dtype(), B => with_float_type!(*dtype, T =>
+                dequantize::<B, T>(input, output),
+                _ => unsupported(*dtype)),
+            _ => unsupported(input.dtype()))
+        }
+        Op::Quantize { dtype } => {
+            let input = inputs[0];
+            with_float_type!(input.dtype(), T => match dtype {
+                DType::Q8_0 => quantize::<BlockQ8_0, T>(input, output),
+                DType::Q4_0 => quantize::<BlockQ4_0, T>(input, output),
+                DType::Q4_1 => quantize::<BlockQ4_1, T>(input, output),
+                other => unsupported(*other),
+            }, _ => unsupported(input.dtype()))
+        }
+        Op::QMatMul => {
+            let (x, w) = (inputs[0], inputs[1]);
+            with_block_type!(w.dtype(), B => with_float_type!(x.dtype(), T =>
+                qmatmul::<B, T>(x, w, output),
+                _ => unsupported(x.dtype())),
+            _ => unsupported(w.dtype()))
+        }
+        _ => unreachable!("quant::run got {}", op.name()),
+    }
 }
+
+/// The blocks of a quantized tensor: the buffer as blocks, the index of each row's first
+/// block (rows are all axes but the last), and the blocks per row. Every row is checked to
+/// lie inside the buffer, so kernels index without further checks.
+fn block_rows<B: QuantBlock>(tensor: &Tensor) -> Result<(&[B], Vec<usize>, usize)> {
+    let bytes = input_slice::<u8>(tensor)?;
+    let size = std::mem::size_of::<B>();
+    let blocks: &[B] = bytemuck::try_cast_slice(&bytes[..bytes.len() / size * size])
+        .map_err(|e| backend_error(format!("{} blocks: {e}", tensor.dtype())))?;
+    let layout = tensor.layout();
+    let (rows, len) = rows_and_len(layout);
+    let per_row = len / B::WEIGHTS;
+    if rows == 0 || per_row == 0 {
+        return Ok((blocks, Vec::new(), per_row));
+    }
+    let starts = (0..rows)
+        .map(|row| {
+            let offset = row_offset(layout, row);
+            let start = offset / B::WEIGHTS;
+            if !offset.is_multiple_of(B::WEIGHTS) || start + per_row > blocks.len() {
+                return Err(backend_error(format!(
+                    "a {} view {:?} addresses partial blocks or lies outside its buffer",
+                    tensor.dtype(),
+                    layout.shape()
+                )));
+            }
+            Ok(start)
+        })
+        .collect::<Result<Vec<usize>>>()?;
+    Ok((blocks, starts, per_row))
+}
+
+/// The elements of a float input, checked to hold every element its view addresses.
+fn float_input<T: FloatElement>(tensor: &Tensor) -> Result<&[T]> {
+    let src = input_slice::<T>(tensor)?;
+    if tensor.numel() > 0 && tensor.layout().span_end() > src.len() {
+        return Err(backend_error(format!(
+            "a {} view {:?} lies outside its buffer",
+            tensor.dtype(),
+            tensor.shape()
+        )));
+    }
+    Ok(src)
+}
+
+fn dequantize<B: QuantBlock, T: FloatElement>(input: &Tensor, output: &Tensor) -> Result<()> {
+    let (blocks, starts, per_row) = block_rows::<B>(input)?;
+    let out = output_slice::<T>(output)?;
+    if starts.is_empty() {
+        return Ok(());
+    }
+    out.par_chunks_mut(BLOCKS_PER_TASK * B::WEIGHTS)
+        .enumerate()
+        .for_each(|(task, out)| {
+            let first = task * BLOCKS_PER_TASK;
+            let (mut row, mut col) = (first / per_row, first % per_row);
+            let mut values = [0.0f32; 256];
+            for out in out.chunks_exact_mut(B::WEIGHTS) {
+                blocks[starts[row] + col].decode(&mut values);
+                for (o, &v) in out.iter_mut().zip(&values) {
+                    *o = T::from_f32(v);
+                }
+                col += 1;
+                if col == per_row {
+                    (row, col) = (row + 1, 0);
+                }
+            }
+        });
+    Ok(())
+}
+
+fn quantize<B: EncodeBlock, T: FloatElement>(input: &Tensor, output: &Tensor) -> Result<()> {
+    let src = float_input::<T>(input)?;
+    let out: &mut [B] = bytemuck::try_cast_slice_mut(output_bytes(output)?)
+        .map_err(|e| backend_error(format!("{} output: {e}", output.dtype())))?;
+    let layout = input.layout();
+    let (rows, len) = rows_and_len(layout);
+    let per_row = len / B::WEIGHTS;
+    if rows == 0 || per_row == 0 {
+        return Ok(());
+    }
+    let stride = inner_stride(layout);
+    out.par_chunks_mut(BLOCKS_PER_TASK)
+        .enumerate()
+        .for_each(|(task, out)| {
+            let first = task * BLOCKS_PER_TASK;
+            let (mut row, mut col) = (first / per_row, first % per_row);
+            let mut base = row_offset(layout, row);
+            for block in out {
+                let start = base + col * B::WEIGHTS * stride;
+                let values: [f32; 32] = std::array::from_fn(|j| src[start + j * stride].to_f32());
+                *block = B::encode(&values);
+                col += 1;
+                if col == per_row {
+                    (row, col) = (row + 1, 0);
+                    if row < rows {
+                        base = row_offset(layout, row);
+                    }
+                }
+            }
+        });
+    Ok(())
+}
+
+/// `out[r, j] = Σ_k x[r, k] · w[j, k]`: the activation rows are quantized once, then every
+/// (weight row, activation row) pair is one integer dot over blocks.
+fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tensor) -> Result<()> {
+    let src = float_input::<T>(x)?;
+    let (blocks, w_starts, w_per_row) = block_rows::<B>(w)?;
+    let out = output_slice::<T>(output)?;
+    let (rows, k) = rows_and_len(x.layout());
+    let n = w.shape()[0];
+    if rows == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        out.fill(T::from_f32(0.0));
+        return Ok(());
+    }
+    let activations = quantize_rows(x, src, rows, k);
+    let act_per_row = k / ACTIVATION_BLOCK;
+    let weight_row = |j: usize| &blocks[w_starts[j]..w_starts[j] + w_per_row];
+    let act_row = |i: usize| &activations[i * act_per_row..(i + 1) * act_per_row];
+    let simd = Simd::best();
+    let threads = rayon::current_num_threads().max(1);
+
+    if rows == 1 {
+        // Mat-vec (the decode step): split the weight rows among the threads; each weight
+        // byte is read exactly once.
+        let columns = n.div_ceil(4 * threads).max(MIN_COLUMNS_PER_TASK);
+        let act = act_row(0);
+        out.par_chunks_mut(columns)
+            .enumerate()
+            .for_each(|(task, out)| {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = T::from_f32(B::dot_row(simd, weight_row(task * columns + i), act));
+                }
+            });
+        return Ok(());
+    }
+
+    // Tiles of (activation rows × weight rows): a weight row is reused by the tile's rows
+    // while it sits in L1, and there are enough tiles to keep every thread busy.
+    let row_tile = ROW_TILE.min(rows);
+    let row_tiles = rows.div_ceil(row_tile);
+    let column_tiles = (4 * threads)
+        .div_ceil(row_tiles)
+        .clamp(1, n.div_ceil(MIN_COLUMNS_PER_TASK));
+    let columns = n.div_ceil(column_tiles);
+    let column_tiles = n.div_ceil(columns);
+    let tiles: Vec<Vec<f32>> = (0..row_tiles * column_tiles)
+        .into_par_iter()
+        .map(|tile| {
+            let (r0, c0) = (
+                tile / column_tiles * row_tile,
+                tile % column_tiles * columns,
+            );
+            let (r1, c1) = ((r0 + row_tile).min(rows), (c0 + columns).min(n));
+            let mut result = vec![0.0f32; (r1 - r0) * (c1 - c0)];
+            for j in c0..c1 {
+                let w_row = weight_row(j);
+                for i in r0..r1 {
+                    result[(i - r0) * (c1 - c0) + (j - c0)] = B::dot_row(simd, w_row, act_row(i));
+                }
+            }
+            result
+        })
+        .collect();
+    out.par_chunks_mut(n).enumerate().for_each(|(i, out)| {
+        let (tile_row, r) = (i / row_tile, i % row_tile);
+        for (c, out) in out.chunks_mut(columns).enumerate() {
+            let tile = &tiles[tile_row * column_tiles + c];
+            let width = out.len();
+            for (o, &v) in out.iter_mut().zip(&tile[r * width..]) {
+                *o = T::from_f32(v);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Every row of `x` (all axes but the last, any strides) quantized to activation blocks.
+fn quantize_rows<T: FloatElement>(
+    x: &Tensor,
+    src: &[T],
+    rows: usize,
+    k: usize,
+) -> Vec<ActivationBlock> {
+    let per_row = k / ACTIVATION_BLOCK;
+    let layout = x.layout();
+    let stride = inner_stride(layout);
+    let mut activations = vec![ActivationBlock::default(); rows * per_row];
+    activations
+        .par_chunks_mut(per_row)
+        .enumerate()
+        .for_each_init(
+            || vec![0.0f32; k],
+            |values, (row, blocks)| {
+                let base = row_offset(layout, row);
+                if stride == 1 {
+                    for (v, s) in values.iter_mut().zip(&src[base..base + k]) {
+                        *v = s.to_f32();
+                    }
+                } else {
+                    for (j, v) in values.iter_mut().enumerate() {
+                        *v = src[base + j * stride].to_f32();
+                    }
+                }
+                quantize_activation(values, blocks);
+            },
+        );
+    activations
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,154 @@
-//! GGUF block formats (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K): block codecs shared by the CPU kernels.
+//! GGUF block formats (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K): block codecs and the integer
+//! dot-product kernels that the CPU backend's quantized ops are built from.
+//!
+//! Byte layouts are exactly ggml's (`ggml-common.h`): little-endian, no padding, f16 scales.
+//! A matrix-vector product never dequantizes the weight: the activation row is quantized
+//! once to [`ActivationBlock`]s (32 int8 + an f32 scale + the sum of the quants) and every
+//! weight block is combined with it by integer dot products, its scales applied per block.
+//!
+//! Each format has a portable kernel written for LLVM's auto-vectoriser (fixed arrays of 32,
+//! i32 accumulators). Q4_0, Q4_1 and Q8_0 also have hand-written AVX2 kernels; Q4_K and Q6_K
+//! reuse their portable code compiled with AVX2 enabled. [`Simd::best`] picks at run time.
+
+mod activation;
+mod q4_0;
+mod q4_1;
+mod q4_k;
+mod q6_k;
+mod q8_0;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+pub use activation::{quantize_activation, ActivationBlock, ACTIVATION_BLOCK};
+pub use q4_0::BlockQ4_0;
+pub use q4_1::BlockQ4_1;
+pub use q4_k::{scale_and_min, BlockQ4K};
+pub use q6_k::BlockQ6K;
+pub use q8_0::BlockQ8_0;
+
+use crate::DType;
+
+/// One storage block of a GGUF quantized format.
+pub trait QuantBlock: bytemuck::Pod + Send + Sync + 'static {
+    /// The tensor dtype whose storage is made of these blocks.
+    const DTYPE: DType;
+    /// Weights per block (32, or 256 for the K formats).
+    const WEIGHTS: usize;
+
+    /// Writes the block's `WEIGHTS` values into `out[..WEIGHTS]`, computed in f32 in the
+    /// order ggml's `dequantize_row_*` uses (so the results are bitwise ggml's).
+    fn decode(&self, out: &mut [f32]);
+
+    /// `Σ w·x` of this block with its `WEIGHTS / 32` activation blocks (portable code).
+    fn dot(&self, x: &[ActivationBlock]) -> f32;
+
+    /// `Σ w·x` over a row of blocks with the matching activation blocks, using `simd`
+    /// when the CPU has it. Formats with a hand-written kernel override this.
+    #[inline]
+    fn dot_row(simd: Simd, w: &[Self], x: &[ActivationBlock]) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if simd == Simd::Avx2 && Simd::Avx2.available() {
+            // SAFETY: the CPU supports AVX2, FMA and F16C (checked just above).
+            return unsafe { x86::dot_row_autovectorised(w, x) };
+        }
+        let _ = simd;
+        dot_row_portable(w, x)
+    }
+}
+
+/// The three formats that [`crate::Op::Quantize`] can produce.
+pub trait EncodeBlock: QuantBlock {
+    /// Quantizes 32 values exactly as ggml's `quantize_row_*_ref` does (f32 arithmetic).
+    fn encode(x: &[f32; 32]) -> Self;
+}
+
+/// The portable row kernel: block by block, each block's integer dot scaled once.
+#[inline(always)]
+pub fn dot_row_portable<B: QuantBlock>(w: &[B], x: &[ActivationBlock]) -> f32 {
+    let per_block = B::WEIGHTS / ACTIVATION_BLOCK;
+    w.iter()
+        .zip(x.chunks_exact(per_block))
+        .map(|(block, xs)| block.dot(xs))
+        .sum()
+}
+
+/// Which instruction set the dot-product kernels use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Simd {
+    /// Plain Rust, vectorised by LLVM for the compile target (SSE2 on generic x86-64).
+    Portable,
+    /// AVX2 + FMA + F16C, chosen at run time.
+    Avx2,
+}
+
+impl Simd {
+    /// The fastest kernels this CPU runs.
+    pub fn best() -> Simd {
+        if Simd::Avx2.available() {
+            Simd::Avx2
+        } else {
+            Simd::Portable
+        }
+    }
+
+    /// Whether this CPU can run these kernels.
+    pub fn available(self) -> bool {
+        match self {
+            Simd::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => {
+                is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+                    && is_x86_feature_detected!("f16c")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Simd::Avx2 => false,
+        }
+    }
+}
+
+/// Runs `$body` with `$b` bound to the block type of a quantized `DType`; other dtypes reach
+/// `$otherwise`.
+#[macro_export]
+macro_rules! with_block_type {
+    ($dtype:expr, $b:ident => $body:expr, _ => $otherwise:expr) => {
+        match $dtype {
+            $crate::DType::Q4_0 => {
+                type $b = $crate::quant::BlockQ4_0;
+                $body
+            }
+            $crate::DType::Q4_1 => {
+                type $b = $crate::quant::BlockQ4_1;
+                $body
+            }
+            $crate::DType::Q8_0 => {
+                type $b = $crate::quant::BlockQ8_0;
+                $body
+            }
+            $crate::DType::Q4_K => {
+                type $b = $crate::quant::BlockQ4K;
+                $body
+            }
+            $crate::DType::Q6_K => {
+                type $b = $crate::quant::BlockQ6K;
+                $body
+            }
+            _ => $otherwise,
+        }
+    };
+}
+
+/// An f16 stored as two little-endian bytes, widened to f32.
+#[inline(always)]
+pub(crate) fn f16_to_f32(bytes: [u8; 2]) -> f32 {
+    half::f16::from_bits(u16::from_le_bytes(bytes)).to_f32()
+}
+
+/// An f32 rounded to f16 (nearest, ties to even, as ggml's `GGML_FP32_TO_FP16`), as bytes.
+#[inline(always)]
+pub(crate) fn f32_to_f16(value: f32) -> [u8; 2] {
+    half::f16::from_f32(value).to_bits().to_le_bytes()
+}
+
+#[cfg(test)]
+mod tests;

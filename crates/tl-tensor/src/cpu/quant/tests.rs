@@ -1,0 +1,1 @@
+//! Unit tests of the CPU quant kernels against hand-checkable values and the reference.

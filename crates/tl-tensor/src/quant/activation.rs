@@ -1,0 +1,57 @@
+//! Activation rows quantized to Q8-style blocks once per matmul, so every weight block is
+//! combined with them by integer dot products.
+
+/// Activation values per [`ActivationBlock`].
+pub const ACTIVATION_BLOCK: usize = 32;
+
+/// 32 activations as `d · qs[j]`. Unlike ggml's Q8_0/Q8_1 the scale stays f32 (it never
+/// leaves memory, so there is no reason to round it to f16). `qsum = Σ qs` removes the
+/// offset of nibble formats in integer arithmetic; `sum` is the exact f32 sum of the 32
+/// activations, for the weight formats with a min term: their offset times `sum` carries
+/// no activation rounding error at all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct ActivationBlock {
+    pub qs: [i8; ACTIVATION_BLOCK],
+    pub d: f32,
+    pub qsum: i32,
+    pub sum: f32,
+}
+
+/// Quantizes `x` (a whole number of 32-blocks) into `out` (`x.len() / 32` blocks): scale
+/// `amax / 127`, quants rounded to nearest. Non-finite inputs give a non-finite scale, so
+/// they still poison the results as they would in float arithmetic.
+pub fn quantize_activation(x: &[f32], out: &mut [ActivationBlock]) {
+    for (values, block) in x.chunks_exact(ACTIVATION_BLOCK).zip(out.iter_mut()) {
+        let values: &[f32; ACTIVATION_BLOCK] = values.try_into().expect("chunks of 32");
+        *block = quantize_block(values);
+    }
+}
+
+#[inline(always)]
+fn quantize_block(values: &[f32; ACTIVATION_BLOCK]) -> ActivationBlock {
+    // The largest magnitude as bits: integer max vectorises, and unlike `f32::max` it does
+    // not skip NaN (whose bits exceed infinity's).
+    let amax_bits = values
+        .iter()
+        .fold(0u32, |m, v| m.max(v.to_bits() & 0x7fff_ffff));
+    if amax_bits >= f32::INFINITY.to_bits() {
+        return ActivationBlock {
+            qs: [0; ACTIVATION_BLOCK],
+            d: f32::NAN,
+            qsum: 0,
+            sum: f32::NAN,
+        };
+    }
+    let d = f32::from_bits(amax_bits) / 127.0;
+    let id = if d == 0.0 { 0.0 } else { 1.0 / d };
+    let mut qs = [0i8; ACTIVATION_BLOCK];
+    for (q, &v) in qs.iter_mut().zip(values) {
+        // |v·id| ≤ 127 (plus rounding), so the conversion never saturates; ties-to-even
+        // rounding is a single instruction, and either tie rule is as accurate here.
+        *q = (v * id).round_ties_even() as i8;
+    }
+    let qsum = qs.iter().map(|&q| q as i32).sum();
+    let sum = values.iter().sum();
+    ActivationBlock { qs, d, qsum, sum }
+}

@@ -1,0 +1,120 @@
+//! Q4_1: 32 weights as `d · q + m` with 4-bit `q`; 20 bytes `f16 d; f16 m; u8 qs[16]`,
+//! weight `j` in the low nibble of `qs[j]` and weight `j + 16` in its high nibble.
+
+use super::{f16_to_f32, f32_to_f16, ActivationBlock, EncodeBlock, QuantBlock, Simd};
+use crate::DType;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct BlockQ4_1 {
+    pub d: [u8; 2],
+    pub m: [u8; 2],
+    pub qs: [u8; 16],
+}
+
+impl QuantBlock for BlockQ4_1 {
+    const DTYPE: DType = DType::Q4_1;
+    const WEIGHTS: usize = 32;
+
+    #[inline(always)]
+    fn decode(&self, out: &mut [f32]) {
+        let (d, m) = (f16_to_f32(self.d), f16_to_f32(self.m));
+        let (low, high) = out[..32].split_at_mut(16);
+        for ((l, h), &q) in low.iter_mut().zip(high.iter_mut()).zip(&self.qs) {
+            *l = (q & 15) as f32 * d + m;
+            *h = (q >> 4) as f32 * d + m;
+        }
+    }
+
+    #[inline(always)]
+    fn dot(&self, x: &[ActivationBlock]) -> f32 {
+        let x = &x[0];
+        let (x_low, x_high) = x.qs.split_at(16);
+        let mut sum = 0i32;
+        for ((&q, &a), &b) in self.qs.iter().zip(x_low).zip(x_high) {
+            sum += (q & 15) as i32 * a as i32 + (q >> 4) as i32 * b as i32;
+        }
+        // Σ (d·q + m)·x = d·Σ (q − 8)·x + (m + 8d)·Σ x: the centred quants keep the rounding
+        // error of the activations small, and the offset meets the exact sum.
+        let (d, m) = (f16_to_f32(self.d), f16_to_f32(self.m));
+        d * x.d * (sum - 8 * x.qsum) as f32 + (m + 8.0 * d) * x.sum
+    }
+
+    #[inline]
+    fn dot_row(simd: Simd, w: &[Self], x: &[ActivationBlock]) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if simd == Simd::Avx2 && Simd::Avx2.available() {
+            // SAFETY: the CPU supports AVX2, FMA and F16C (checked just above).
+            return unsafe { avx2::dot_row(w, x) };
+        }
+        let _ = simd;
+        super::dot_row_portable(w, x)
+    }
+}
+
+impl EncodeBlock for BlockQ4_1 {
+    fn encode(x: &[f32; 32]) -> Self {
+        let (mut min, mut max) = (f32::MAX, -f32::MAX);
+        for &v in x {
+            if v < min {
+                min = v;
+            }
+            if v > max {
+                max = v;
+            }
+        }
+        let d = (max - min) / 15.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let quant = |v: f32| (((v - min) * id + 0.5) as i8).clamp(0, 15) as u8;
+        let mut qs = [0u8; 16];
+        for (j, q) in qs.iter_mut().enumerate() {
+            *q = quant(x[j]) | (quant(x[j + 16]) << 4);
+        }
+        BlockQ4_1 {
+            d: f32_to_f16(d),
+            m: f32_to_f16(min),
+            qs,
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::BlockQ4_1;
+    use crate::quant::x86::{dot_u8_i8, f16_to_f32, hsum, load_i8, nibbles};
+    use crate::quant::ActivationBlock;
+
+    /// One block: the scaled integer dot goes to `acc`, the min term to `mins`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn block(acc: __m256, mins: f32, w: &BlockQ4_1, x: &ActivationBlock) -> (__m256, f32) {
+        // Nibbles (0..15) times activations (|x| ≤ 127): pair sums ≤ 3810, no saturation.
+        let products = dot_u8_i8(nibbles(&w.qs), load_i8(&x.qs));
+        // Centre the quants (q − 8) as the portable kernel does: 8 lanes × Σx = 8·Σx.
+        let products = _mm256_sub_epi32(products, _mm256_set1_epi32(x.qsum));
+        let d = f16_to_f32(w.d);
+        let acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), _mm256_set1_ps(d * x.d), acc);
+        (acc, mins + (f16_to_f32(w.m) + 8.0 * d) * x.sum)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn dot_row(w: &[BlockQ4_1], x: &[ActivationBlock]) -> f32 {
+        // Two sets of accumulators halve the dependency chains.
+        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let (mut mins0, mut mins1) = (0.0f32, 0.0f32);
+        let mut pairs_w = w.chunks_exact(2);
+        let mut pairs_x = x.chunks_exact(2);
+        for (pw, px) in (&mut pairs_w).zip(&mut pairs_x) {
+            (acc0, mins0) = block(acc0, mins0, &pw[0], &px[0]);
+            (acc1, mins1) = block(acc1, mins1, &pw[1], &px[1]);
+        }
+        if let (Some(w), Some(x)) = (pairs_w.remainder().first(), pairs_x.remainder().first()) {
+            (acc0, mins0) = block(acc0, mins0, w, x);
+        }
+        hsum(_mm256_add_ps(acc0, acc1)) + mins0 + mins1
+    }
+}

@@ -1,0 +1,97 @@
+//! Q8_0: 32 weights as `d · q` with signed 8-bit `q`; 34 bytes `f16 d; i8 qs[32]`.
+
+use super::{f16_to_f32, f32_to_f16, ActivationBlock, EncodeBlock, QuantBlock, Simd};
+use crate::DType;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct BlockQ8_0 {
+    pub d: [u8; 2],
+    pub qs: [i8; 32],
+}
+
+impl QuantBlock for BlockQ8_0 {
+    const DTYPE: DType = DType::Q8_0;
+    const WEIGHTS: usize = 32;
+
+    #[inline(always)]
+    fn decode(&self, out: &mut [f32]) {
+        let d = f16_to_f32(self.d);
+        for (o, &q) in out[..32].iter_mut().zip(&self.qs) {
+            *o = q as f32 * d;
+        }
+    }
+
+    #[inline(always)]
+    fn dot(&self, x: &[ActivationBlock]) -> f32 {
+        let x = &x[0];
+        let mut sum = 0i32;
+        for (&q, &a) in self.qs.iter().zip(&x.qs) {
+            sum += q as i32 * a as i32;
+        }
+        f16_to_f32(self.d) * x.d * sum as f32
+    }
+
+    #[inline]
+    fn dot_row(simd: Simd, w: &[Self], x: &[ActivationBlock]) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if simd == Simd::Avx2 && Simd::Avx2.available() {
+            // SAFETY: the CPU supports AVX2, FMA and F16C (checked just above).
+            return unsafe { avx2::dot_row(w, x) };
+        }
+        let _ = simd;
+        super::dot_row_portable(w, x)
+    }
+}
+
+impl EncodeBlock for BlockQ8_0 {
+    fn encode(x: &[f32; 32]) -> Self {
+        let amax = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let mut qs = [0i8; 32];
+        for (q, &v) in qs.iter_mut().zip(x) {
+            // `round` is C's roundf: halves away from zero, as ggml rounds.
+            *q = (v * id).round() as i8;
+        }
+        BlockQ8_0 {
+            d: f32_to_f16(d),
+            qs,
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::BlockQ8_0;
+    use crate::quant::x86::{dot_i8_i8, f16_to_f32, hsum, load_i8};
+    use crate::quant::ActivationBlock;
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn block(acc: __m256, w: &BlockQ8_0, x: &ActivationBlock) -> __m256 {
+        // |w| ≤ 128 and |x| ≤ 127: pair sums ≤ 32512, no saturation.
+        let products = dot_i8_i8(load_i8(&w.qs), load_i8(&x.qs));
+        let scale = _mm256_set1_ps(f16_to_f32(w.d) * x.d);
+        _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), scale, acc)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn dot_row(w: &[BlockQ8_0], x: &[ActivationBlock]) -> f32 {
+        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut pairs_w = w.chunks_exact(2);
+        let mut pairs_x = x.chunks_exact(2);
+        for (pw, px) in (&mut pairs_w).zip(&mut pairs_x) {
+            acc0 = block(acc0, &pw[0], &px[0]);
+            acc1 = block(acc1, &pw[1], &px[1]);
+        }
+        if let (Some(w), Some(x)) = (pairs_w.remainder().first(), pairs_x.remainder().first()) {
+            acc0 = block(acc0, w, x);
+        }
+        hsum(_mm256_add_ps(acc0, acc1))
+    }
+}
