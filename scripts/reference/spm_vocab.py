@@ -12,6 +12,7 @@ Run (same environment as llamacpp.py, plus gguf-py):
   python scripts/reference/spm_vocab.py
 """
 
+import ctypes
 import json
 from pathlib import Path
 
@@ -87,6 +88,14 @@ def build_vocab():
     return tokens, scores, types
 
 
+def llama_detokenize(llm, ids):
+    array = (llama_cpp.llama_token * max(len(ids), 1))(*ids)
+    buffer = ctypes.create_string_buffer(4096)
+    n = llama_cpp.llama_detokenize(llm._model.vocab, array, len(ids), buffer, len(buffer), False, True)
+    assert n >= 0, "buffer too small"
+    return buffer.raw[:n].decode("utf-8", errors="replace")
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "spm_vocab.gguf"
@@ -126,7 +135,10 @@ def main():
             }
         )
     for case in cases:
-        case["detokenized"] = llm.detokenize(case["ids"], special=True).decode("utf-8", errors="replace")
+        # Pieces one after another, as a streaming caller sees them.
+        case["pieces_concatenated"] = llm.detokenize(case["ids"], special=True).decode("utf-8", errors="replace")
+        # llama.cpp's own llama_detokenize, which drops the dummy-prefix space.
+        case["detokenized"] = llama_detokenize(llm, case["ids"])
     (OUT / "spm_tokenization.json").write_text(
         json.dumps(
             {"llama_cpp_python": llama_cpp.__version__, "gguf": path.name, "cases": cases},

@@ -60,6 +60,7 @@ impl ChatTemplate {
             .set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut environment);
         environment.add_function("raise_exception", raise_exception);
+        environment.add_filter("tojson", python_tojson);
         environment.add_function("strftime_now", strftime_now);
         environment
             .add_template_owned(TEMPLATE_NAME, source.clone())
@@ -119,6 +120,70 @@ fn describe(error: &Error) -> String {
 /// Templates call `raise_exception("…")` to reject conversations they cannot format.
 fn raise_exception(message: String) -> std::result::Result<String, Error> {
     Err(Error::new(ErrorKind::InvalidOperation, message))
+}
+
+/// `tojson` as transformers defines it (`json.dumps` with `ensure_ascii=False`, keys in
+/// insertion order, no HTML escaping), so tool and message JSON reads as models were trained.
+fn python_tojson(
+    value: minijinja::Value,
+    kwargs: minijinja::value::Kwargs,
+) -> std::result::Result<minijinja::Value, Error> {
+    let indent: Option<usize> = kwargs.get("indent")?;
+    kwargs.assert_all_used()?;
+    let mut out = Vec::new();
+    let result = match indent {
+        Some(n) => {
+            let spaces = vec![b' '; n];
+            let formatter = serde_json::ser::PrettyFormatter::with_indent(&spaces);
+            let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+            serde::Serialize::serialize(&value, &mut serializer)
+        }
+        None => {
+            let mut serializer =
+                serde_json::Serializer::with_formatter(&mut out, PythonCompactFormatter);
+            serde::Serialize::serialize(&value, &mut serializer)
+        }
+    };
+    result.map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("tojson: {e}")))?;
+    let text = String::from_utf8(out)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+    Ok(minijinja::Value::from_safe_string(text))
+}
+
+/// Python's default `json.dumps` separators: `", "` between items and `": "` after keys.
+struct PythonCompactFormatter;
+
+impl serde_json::ser::Formatter for PythonCompactFormatter {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
 }
 
 /// `strftime_now(format)`, which Llama 3 templates use for today's date (UTC). Supports the

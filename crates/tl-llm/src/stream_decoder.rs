@@ -8,27 +8,33 @@ pub struct StreamDecoder<'a> {
     tokenizer: &'a Tokenizer,
     skip_special: bool,
     pending: Vec<u8>,
-    at_start: bool,
+    /// Drop one space from the first non-empty piece (SentencePiece's dummy prefix); only
+    /// right when the tokens start a text, not when they continue a prompt.
+    strip_leading_space: bool,
 }
 
 impl<'a> StreamDecoder<'a> {
-    pub(crate) fn new(tokenizer: &'a Tokenizer, skip_special: bool) -> Self {
+    pub(crate) fn new(
+        tokenizer: &'a Tokenizer,
+        skip_special: bool,
+        strip_leading_space: bool,
+    ) -> Self {
         StreamDecoder {
             tokenizer,
             skip_special,
             pending: Vec::new(),
-            at_start: true,
+            strip_leading_space,
         }
     }
 
     /// Adds one token; returns the text that is now complete (possibly empty).
     pub fn push(&mut self, id: u32) -> Result<String> {
         let mut piece = self.tokenizer.piece_for_decoding(id, self.skip_special)?;
-        if self.at_start && !piece.is_empty() {
-            if self.tokenizer.strip_leading_space() && piece.first() == Some(&b' ') {
+        if self.strip_leading_space && !piece.is_empty() {
+            if piece[0] == b' ' {
                 piece = &piece[1..];
             }
-            self.at_start = false;
+            self.strip_leading_space = false;
         }
         self.pending.extend_from_slice(piece);
         Ok(self.take_complete())

@@ -267,9 +267,11 @@ impl Tokenizer {
         Ok(ids)
     }
 
-    /// The text of `ids`; invalid UTF-8 becomes U+FFFD. Ids outside the vocabulary are an error.
+    /// The text of `ids` as a whole text (SentencePiece's dummy-prefix space is removed, as
+    /// llama.cpp's `llama_detokenize` does); invalid UTF-8 becomes U+FFFD. Ids outside the
+    /// vocabulary are an error.
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String> {
-        let mut decoder = self.stream_decoder(skip_special);
+        let mut decoder = StreamDecoder::new(self, skip_special, self.strip_leading_space);
         let mut text = String::new();
         for &id in ids {
             text.push_str(&decoder.push(id)?);
@@ -278,9 +280,11 @@ impl Tokenizer {
         Ok(text)
     }
 
-    /// A decoder that turns tokens into text one at a time, emitting only whole characters.
+    /// A decoder that turns generated tokens into text one at a time, emitting only whole
+    /// characters. The tokens continue a prompt, so every piece is kept as is (a leading
+    /// `▁Paris` is ` Paris`).
     pub fn stream_decoder(&self, skip_special: bool) -> StreamDecoder<'_> {
-        StreamDecoder::new(self, skip_special)
+        StreamDecoder::new(self, skip_special, false)
     }
 
     /// The bytes `id` contributes to decoded text.
@@ -305,10 +309,6 @@ impl Tokenizer {
             return Ok(&[]);
         }
         Ok(piece)
-    }
-
-    pub(crate) fn strip_leading_space(&self) -> bool {
-        self.strip_leading_space
     }
 }
 
