@@ -204,7 +204,7 @@ impl GgufFile {
                     )
                 })?;
             let row = dims.first().copied().unwrap_or(1);
-            if row % dtype.block_size() as u64 != 0 {
+            if !row.is_multiple_of(dtype.block_size() as u64) {
                 return Err(cursor.error_at(
                     info_offset,
                     &field("dims"),
@@ -217,7 +217,7 @@ impl GgufFile {
             let byte_len = dtype.storage_bytes(numel as usize).ok_or_else(|| {
                 cursor.error_at(info_offset, &field("dims"), "the byte size overflows")
             })?;
-            if relative_offset % alignment != 0 {
+            if !relative_offset.is_multiple_of(alignment) {
                 return Err(cursor.error_at(
                     info_offset,
                     &field("offset"),

@@ -76,8 +76,7 @@ impl ModelConfig {
         };
         let head_dim = match file.opt_u32(&key("attention.key_length"))? {
             Some(n) => n as usize,
-            None if n_heads > 0 => hidden / n_heads,
-            None => 0,
+            None => hidden.checked_div(n_heads).unwrap_or(0),
         };
         let vocab = match file.opt_u32(&key("vocab_size"))? {
             Some(n) => n as usize,
@@ -143,7 +142,7 @@ impl ModelConfig {
             .ok_or_else(|| missing("num_attention_heads"))?;
         let head_dim = raw
             .head_dim
-            .unwrap_or(if n_heads > 0 { hidden / n_heads } else { 0 });
+            .unwrap_or(hidden.checked_div(n_heads).unwrap_or(0));
         let context_length = raw.max_position_embeddings.unwrap_or(2048);
         let config = ModelConfig {
             architecture,
@@ -194,7 +193,7 @@ impl ModelConfig {
                 return fail(field, "must be positive, found 0".into());
             }
         }
-        if self.n_heads % self.n_kv_heads != 0 {
+        if !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return fail(
                 "n_kv_heads",
                 format!(
@@ -203,7 +202,7 @@ impl ModelConfig {
                 ),
             );
         }
-        if self.rope_dim > self.head_dim || self.rope_dim % 2 != 0 {
+        if self.rope_dim > self.head_dim || !self.rope_dim.is_multiple_of(2) {
             return fail(
                 "rope_dim",
                 format!(

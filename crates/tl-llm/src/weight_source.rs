@@ -105,7 +105,7 @@ impl WeightSource {
             .filter_map(|n| WeightName::parse(n))
             .filter_map(|w| self.info(&w).map(|i| (w, i)))
             .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by_key(|a| a.0);
         out
     }
 
@@ -125,7 +125,7 @@ impl WeightSource {
             file_offset,
         } = located;
         let bytes = &map[file_offset..file_offset + info.byte_len];
-        let aligned = (bytes.as_ptr() as usize) % element_alignment(info.dtype) == 0;
+        let aligned = (bytes.as_ptr() as usize).is_multiple_of(element_alignment(info.dtype));
         if device.kind() == DeviceKind::Cpu && aligned {
             let buffer = CpuBuffer::mapped(Arc::clone(map), file_offset, info.byte_len)?;
             Ok(Tensor::try_from_parts(

@@ -127,7 +127,7 @@ impl GgufWriter {
         self.u32(ggml_type).u64(offset)
     }
     pub fn pad_to(&mut self, alignment: usize) -> &mut Self {
-        while self.bytes.len() % alignment != 0 {
+        while !self.bytes.len().is_multiple_of(alignment) {
             self.bytes.push(0);
         }
         self
