@@ -114,10 +114,15 @@ impl GgufFile {
         }
         let version = cursor.u32("version")?;
         if version != 2 && version != 3 {
+            let hint = if matches!(version.swap_bytes(), 2 | 3) {
+                "; this looks like a big-endian GGUF, which is not supported"
+            } else {
+                ""
+            };
             return Err(cursor.error_at(
                 4,
                 "version",
-                format!("version {version} is not supported (only GGUF v2 and v3)"),
+                format!("version {version} is not supported (only GGUF v2 and v3){hint}"),
             ));
         }
         // Each tensor info needs at least a name length, n_dims, type and offset.
@@ -424,44 +429,38 @@ impl GgufFile {
             .ok_or_else(|| self.type_error(key, "array", value))
     }
 
-    pub fn get_str_array(&self, key: &str) -> Result<Vec<&str>> {
-        let array = self.get_array(key)?;
-        array
-            .values
-            .iter()
-            .map(|v| v.as_str())
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                self.type_error(key, "array of string", self.require(key).expect("present"))
+    /// The elements of an array, each converted by `convert`; `expected` describes them in errors.
+    fn typed_array<'a, T>(
+        &'a self,
+        key: &str,
+        expected: &str,
+        convert: impl Fn(&'a MetadataValue) -> Option<T>,
+    ) -> Result<Vec<T>> {
+        let value = self.require(key)?;
+        value
+            .as_array()
+            .and_then(|array| {
+                array
+                    .values
+                    .iter()
+                    .map(&convert)
+                    .collect::<Option<Vec<_>>>()
             })
+            .ok_or_else(|| self.type_error(key, expected, value))
+    }
+
+    pub fn get_str_array(&self, key: &str) -> Result<Vec<&str>> {
+        self.typed_array(key, "array of string", |v| v.as_str())
     }
 
     pub fn get_f32_array(&self, key: &str) -> Result<Vec<f32>> {
-        let array = self.get_array(key)?;
-        array
-            .values
-            .iter()
-            .map(|v| v.as_f64().map(|f| f as f32))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                self.type_error(key, "array of numbers", self.require(key).expect("present"))
-            })
+        self.typed_array(key, "array of numbers", |v| v.as_f64().map(|f| f as f32))
     }
 
     pub fn get_i32_array(&self, key: &str) -> Result<Vec<i32>> {
-        let array = self.get_array(key)?;
-        array
-            .values
-            .iter()
-            .map(|v| v.as_i128().and_then(|i| i32::try_from(i).ok()))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                self.type_error(
-                    key,
-                    "array of integers",
-                    self.require(key).expect("present"),
-                )
-            })
+        self.typed_array(key, "array of integers that fit i32", |v| {
+            v.as_i128().and_then(|i| i32::try_from(i).ok())
+        })
     }
 
     /// `Ok(None)` when the key is absent; an error when it is present with the wrong type.

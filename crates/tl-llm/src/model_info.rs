@@ -177,7 +177,7 @@ impl fmt::Display for ModelInfo {
             if self.has_chat_template {
                 "template included"
             } else {
-                "no template (pass one with --chat-template)"
+                "no template (chat needs one given explicitly)"
             }
         )
     }

@@ -137,3 +137,55 @@ impl GgufWriter {
         self
     }
 }
+
+impl GgufWriter {
+    /// Writes any metadata value with its type code.
+    pub fn value(&mut self, value: &tl_llm::MetadataValue) -> &mut Self {
+        self.u32(value.value_type() as u32);
+        self.value_body(value)
+    }
+
+    fn value_body(&mut self, value: &tl_llm::MetadataValue) -> &mut Self {
+        use tl_llm::MetadataValue::*;
+        match value {
+            U8(v) => self.u8(*v),
+            I8(v) => self.raw(&v.to_le_bytes()),
+            U16(v) => self.raw(&v.to_le_bytes()),
+            I16(v) => self.raw(&v.to_le_bytes()),
+            U32(v) => self.u32(*v),
+            I32(v) => self.i32(*v),
+            F32(v) => self.f32(*v),
+            Bool(v) => self.u8(*v as u8),
+            String(s) => self.string(s),
+            U64(v) => self.u64(*v),
+            I64(v) => self.raw(&v.to_le_bytes()),
+            F64(v) => self.raw(&v.to_le_bytes()),
+            Array(array) => {
+                self.u32(array.element_type as u32)
+                    .u64(array.values.len() as u64);
+                for v in &array.values {
+                    self.value_body(v);
+                }
+                self
+            }
+        }
+    }
+
+    /// A tensor-less GGUF holding `file`'s metadata, with `replace` overriding some keys.
+    pub fn metadata_copy(
+        file: &tl_llm::GgufFile,
+        replace: &[(&str, tl_llm::MetadataValue)],
+    ) -> GgufWriter {
+        let mut w = GgufWriter::default();
+        w.header(3, 0, file.metadata().len() as u64);
+        for (key, value) in file.metadata() {
+            let value = replace
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v)
+                .unwrap_or(value);
+            w.string(key).value(value);
+        }
+        w
+    }
+}
