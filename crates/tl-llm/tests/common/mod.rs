@@ -171,19 +171,27 @@ impl GgufWriter {
         }
     }
 
-    /// A tensor-less GGUF holding `file`'s metadata, with `replace` overriding some keys.
+    /// A tensor-less GGUF holding `file`'s metadata, with `replace` overriding keys it has
+    /// and adding keys it lacks.
     pub fn metadata_copy(
         file: &tl_llm::GgufFile,
         replace: &[(&str, tl_llm::MetadataValue)],
     ) -> GgufWriter {
+        let added: Vec<&(&str, tl_llm::MetadataValue)> = replace
+            .iter()
+            .filter(|(k, _)| !file.contains_key(k))
+            .collect();
         let mut w = GgufWriter::default();
-        w.header(3, 0, file.metadata().len() as u64);
+        w.header(3, 0, (file.metadata().len() + added.len()) as u64);
         for (key, value) in file.metadata() {
             let value = replace
                 .iter()
                 .find(|(k, _)| k == key)
                 .map(|(_, v)| v)
                 .unwrap_or(value);
+            w.string(key).value(value);
+        }
+        for (key, value) in added {
             w.string(key).value(value);
         }
         w
