@@ -1,1 +1,16 @@
 //! The TensorLogic language: syntax, checking, einsum planning, evaluation.
+
+pub mod ast;
+pub mod codes;
+pub mod diagnostic;
+pub mod lexer;
+pub mod parser;
+pub mod pretty;
+pub mod render;
+pub mod span;
+pub mod token;
+
+pub use diagnostic::{Diagnostic, Label, Severity};
+pub use parser::parse;
+pub use render::{render, render_all, RenderOptions};
+pub use span::Span;
