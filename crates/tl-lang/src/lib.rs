@@ -1,8 +1,13 @@
 //! The TensorLogic language: syntax, checking, einsum planning, evaluation.
 
 pub mod ast;
+pub mod builtins;
+pub mod check;
 pub mod codes;
+pub mod constant;
 pub mod diagnostic;
+pub mod environment;
+pub mod index_form;
 pub mod lexer;
 pub mod parser;
 pub mod pretty;
