@@ -10,6 +10,8 @@ pub mod environment;
 pub mod index_form;
 pub mod lexer;
 pub mod parser;
+pub mod plan;
+pub mod planner;
 pub mod pretty;
 pub mod render;
 pub mod span;
@@ -17,5 +19,9 @@ pub mod token;
 
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use parser::parse;
+pub use plan::{explain, Plan};
+pub use planner::{
+    plan_equation, plan_param, plan_program, plan_query, plan_rule, PlanEnv, ProgramEnv,
+};
 pub use render::{render, render_all, RenderOptions};
 pub use span::Span;

@@ -6,7 +6,7 @@
 //! slices and normalisation dots; [`shapes`] turns top-level statements into constraints
 //! between tensor axes; [`solve`] solves them (union–find) and infers Datalog domains.
 
-mod forms;
+pub(crate) mod forms;
 mod globals;
 mod names;
 mod scope;
@@ -16,7 +16,7 @@ mod solve;
 use crate::ast::Program;
 use crate::diagnostic::Diagnostic;
 use crate::environment::{Environment, TensorInfo};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use tl_tensor::DType;
 
 pub(crate) use globals::Globals;
@@ -79,6 +79,10 @@ pub struct Checked {
     pub constants: BTreeMap<String, f64>,
     /// Ground facts of each relation, as positions along its axes.
     pub facts: BTreeMap<String, Vec<Vec<usize>>>,
+    /// Top-level `let` names whose values are known only at run time.
+    pub runtime_names: BTreeSet<String>,
+    /// Every Datalog symbol of the program.
+    pub symbols: BTreeSet<String>,
 }
 
 impl Checked {
@@ -114,6 +118,13 @@ pub fn check(program: &Program, environment: &dyn Environment) -> Checked {
     let mut checked = Checked {
         diagnostics,
         constants: globals.constants.clone().into_iter().collect(),
+        runtime_names: globals
+            .lets
+            .iter()
+            .filter(|name| !globals.constants.contains_key(*name))
+            .cloned()
+            .collect(),
+        symbols: globals.symbols.iter().cloned().collect(),
         ..Checked::default()
     };
     solution.fill(&constraints, &globals, &mut checked);

@@ -320,7 +320,7 @@ impl Walker<'_> {
                     .is_some_and(|n| self.globals.domains.contains_key(n));
                 let constant =
                     constant::evaluate_integer(size, &|n| self.globals.constants.get(n).copied());
-                if !is_domain && !constant.is_some_and(|v| v > 0) {
+                if !is_domain && constant.is_none_or(|v| v <= 0) {
                     self.diagnostics.push(
                         Diagnostic::error(
                             codes::UNKNOWN_INDEX_SIZE,
@@ -423,7 +423,7 @@ impl Walker<'_> {
         let steps = constant::evaluate_integer(&minimize.steps, &|n| {
             self.globals.constants.get(n).copied()
         });
-        if !steps.is_some_and(|s| s > 0) {
+        if steps.is_none_or(|s| s <= 0) {
             self.diagnostics.push(Diagnostic::error(
                 codes::INVALID_ARGUMENT,
                 "the number of steps must be a positive whole number",

@@ -166,10 +166,10 @@ pub(crate) fn collect(
             StmtKind::Equation(eq) if is_indexed(eq, scope) => {
                 collector.indexed_equation(eq, scope)
             }
-            StmtKind::Equation(eq) => {
-                if collector.whole_equation(&eq.lhs, &eq.rhs, scope).is_err() {
-                    deferred.push((eq.lhs.clone(), &eq.rhs, bound_names(scope, &eq.rhs)));
-                }
+            StmtKind::Equation(eq)
+                if collector.whole_equation(&eq.lhs, &eq.rhs, scope).is_err() =>
+            {
+                deferred.push((eq.lhs.clone(), &eq.rhs, bound_names(scope, &eq.rhs)));
             }
             StmtKind::Param(param) => collector.param(param, scope),
             StmtKind::Fact(atom) => collector.fact(atom),

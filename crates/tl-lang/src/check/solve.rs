@@ -171,17 +171,20 @@ pub(crate) fn solve(
                     }
                     (None, Some(pooled)) => Some((
                         var,
-                        pooled * factor,
+                        pooled.saturating_mul(factor),
                         span,
-                        format!("pools {} positions", pooled * factor),
+                        format!("pools {} positions", pooled.saturating_mul(factor)),
                     )),
                     (None, None) => None,
                 },
                 Derived::Repeat { var, slot, factor } => {
                     match (size_of(&mut uf, var), size_of(&mut uf, slot)) {
-                        (None, Some(size)) => {
-                            Some((var, size * factor, Span::default(), String::new()))
-                        }
+                        (None, Some(size)) => Some((
+                            var,
+                            size.saturating_mul(factor),
+                            Span::default(),
+                            String::new(),
+                        )),
                         _ => None,
                     }
                 }
