@@ -1,5 +1,6 @@
 //! The TensorLogic language: syntax, checking, einsum planning, evaluation.
 
+pub mod analysis;
 pub mod ast;
 pub mod builtins;
 pub mod check;
@@ -17,6 +18,7 @@ pub mod render;
 pub mod span;
 pub mod token;
 
+pub use analysis::{analyze, Analysis};
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use parser::parse;
 pub use plan::{explain, Plan};

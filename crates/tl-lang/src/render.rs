@@ -40,12 +40,14 @@ pub fn render(
         .with_code(diagnostic.code)
         .with_message(&diagnostic.message)
         .with_config(config);
-    // Primary labels first, so that their messages sit closest to the source line.
+    // Labels go in source order: ariadne then shows them in one listing. (Explicit label
+    // orders would split the listing, and the report's header already names the primary
+    // location.)
     let mut labels: Vec<_> = diagnostic.labels.iter().collect();
-    labels.sort_by_key(|label| !label.primary);
-    for (order, label) in labels.into_iter().enumerate() {
+    labels.sort_by_key(|label| (label.span.start, !label.primary));
+    for label in labels {
         let span = clamp(label.span, source);
-        let mut ariadne_label = Label::new((name.clone(), span.range())).with_order(order as i32);
+        let mut ariadne_label = Label::new((name.clone(), span.range()));
         if !label.message.is_empty() {
             ariadne_label = ariadne_label.with_message(&label.message);
         }

@@ -8,7 +8,7 @@
 
 pub(crate) mod forms;
 mod globals;
-mod names;
+pub(crate) mod names;
 mod scope;
 mod shapes;
 mod solve;

@@ -338,16 +338,7 @@ impl Walker<'_> {
                 }
             }
         }
-        let is_initialiser = match &param.init.kind {
-            ExprKind::Call(call) => matches!(
-                builtins::lookup(&call.callee.text).map(|b| b.kind),
-                Some(BuiltinKind::Init(_) | BuiltinKind::Load)
-            ),
-            ExprKind::List(_) => true,
-            _ => constant::evaluate(&param.init, &|n| self.globals.constants.get(n).copied())
-                .is_some(),
-        };
-        if !is_initialiser {
+        if !is_initialiser(&param.init, self.globals) {
             self.diagnostics.push(
                 Diagnostic::error(
                     codes::INVALID_INIT,
@@ -675,6 +666,18 @@ impl Walker<'_> {
                 }
             }
         }
+    }
+}
+
+/// Whether `init` can start a parameter: an initialiser call, `load`, a list or a number.
+pub(crate) fn is_initialiser(init: &Expr, globals: &Globals) -> bool {
+    match &init.kind {
+        ExprKind::Call(call) => matches!(
+            builtins::lookup(&call.callee.text).map(|b| b.kind),
+            Some(BuiltinKind::Init(_) | BuiltinKind::Load)
+        ),
+        ExprKind::List(_) => true,
+        _ => constant::evaluate(init, &|n| globals.constants.get(n).copied()).is_some(),
     }
 }
 

@@ -226,6 +226,35 @@ pub(crate) fn collect(
     collector.c
 }
 
+/// Calls `visit` on every bare name inside an index expression.
+fn visit_names(expr: &Expr, visit: &mut dyn FnMut(&str)) {
+    match &expr.kind {
+        ExprKind::Tensor(TensorRef {
+            name,
+            indices: None,
+            ..
+        }) => visit(&name.joined()),
+        ExprKind::Paren(inner) | ExprKind::Unary { operand: inner, .. } => {
+            visit_names(inner, visit)
+        }
+        ExprKind::Binary { lhs, rhs, .. } => {
+            visit_names(lhs, visit);
+            visit_names(rhs, visit);
+        }
+        ExprKind::Join(items) | ExprKind::List(items) => {
+            for item in items {
+                visit_names(item, visit);
+            }
+        }
+        ExprKind::Call(call) => {
+            for arg in &call.args {
+                visit_names(&arg.value, visit);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The run-time variables bound where an equation stands, kept for a later retry.
 fn bound_names(scope: &ScopeChain, expr: &Expr) -> Vec<String> {
     let mut names = Vec::new();
@@ -369,13 +398,29 @@ impl Collector<'_> {
         for tensor in &refs {
             self.indexed_ref(tensor, false, scope, &mut vars);
         }
-        let mut vars: Vec<_> = vars.into_iter().collect();
+        // Variables inside unsupported index arithmetic are reported there already.
+        let mut tainted: HashSet<String> = HashSet::new();
+        for tensor in std::iter::once(&eq.lhs).chain(refs.iter()) {
+            for index in tensor.indices.iter().flat_map(|l| l.items.iter()) {
+                if let IndexKind::Expr(expr) = &index.kind {
+                    if classify(expr, scope) == IndexForm::Unsupported {
+                        visit_names(expr, &mut |name| {
+                            tainted.insert(name.to_string());
+                        });
+                    }
+                }
+            }
+        }
+        let mut vars: Vec<_> = vars
+            .into_iter()
+            .filter(|(var, _)| !tainted.contains(var))
+            .collect();
         vars.sort_by_key(|(_, (_, span))| *span);
         for (var, (node, span)) in vars {
             self.c.needs.push(Need {
                 node,
                 span,
-                what: format!("index `{var}`"),
+                what: format!("the range of index `{var}`"),
             });
         }
     }
@@ -886,14 +931,17 @@ impl Collector<'_> {
                         });
                     }
                 }
-                None => self.c.needs.push(Need {
-                    node: slot,
-                    span: index.name.span,
-                    what: format!(
-                        "the size of axis `{}` of parameter `{name}`",
-                        index.name.text
-                    ),
-                }),
+                None if super::names::is_initialiser(&param.init, scope.globals) => {
+                    self.c.needs.push(Need {
+                        node: slot,
+                        span: index.name.span,
+                        what: format!(
+                            "the size of axis `{}` of parameter `{name}`",
+                            index.name.text
+                        ),
+                    })
+                }
+                None => {}
             }
         }
         match init_shape {

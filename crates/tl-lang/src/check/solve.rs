@@ -246,22 +246,22 @@ pub(crate) fn solve(
             );
         } else if let Some((size, span, label)) = &classes[root].size {
             if bound.position as usize >= *size {
-                diagnostics.push(
-                    Diagnostic::error(
-                        codes::INDEX_OUT_OF_RANGE,
-                        format!(
-                            "position {} is outside {}, of size {size}",
-                            bound.position, bound.what
-                        ),
-                        bound.span,
-                        format!("position {} of {size}", bound.position),
-                    )
-                    .with_secondary(*span, label.clone())
-                    .with_help(format!(
-                        "positions run from 0 to {}",
-                        size.saturating_sub(1)
-                    )),
+                let mut diagnostic = Diagnostic::error(
+                    codes::INDEX_OUT_OF_RANGE,
+                    format!(
+                        "position {} is outside {}, of size {size}",
+                        bound.position, bound.what
+                    ),
+                    bound.span,
+                    format!("position {} of {size}", bound.position),
                 );
+                let mut help = format!("positions run from 0 to {}", size.saturating_sub(1));
+                if span.start < bound.span.end && bound.span.start < span.end {
+                    help = format!("{help}; {label}");
+                } else {
+                    diagnostic = diagnostic.with_secondary(*span, label.clone());
+                }
+                diagnostics.push(diagnostic.with_help(help));
             }
         }
     }
@@ -273,7 +273,7 @@ pub(crate) fn solve(
             diagnostics.push(
                 Diagnostic::error(
                     codes::UNKNOWN_INDEX_SIZE,
-                    format!("cannot infer the range of {}", need.what),
+                    format!("cannot infer {}", need.what),
                     need.span,
                     "no tensor of known shape fixes it",
                 )
@@ -458,7 +458,9 @@ fn infer_domains(
         }
         let domain = match met.first() {
             Some(&(domain, _)) => {
-                for (_, item) in items {
+                // Two declared domains already explain why symbols do not fit.
+                let members_checked = if met.len() > 1 { &[][..] } else { &items[..] };
+                for (_, item) in members_checked {
                     if let Evidence::Symbol(symbol, span) = item {
                         if !domains[domain].symbols.iter().any(|s| s == symbol) {
                             let declared_at = globals

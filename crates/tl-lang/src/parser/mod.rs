@@ -25,7 +25,19 @@ pub fn parse(source: &str) -> (Program, Vec<Diagnostic>) {
     let (tokens, mut diagnostics) = lex(source);
     let mut parser = Parser::new(tokens);
     let statements = parser.statements(false);
-    diagnostics.extend(parser.diagnostics);
+    // A malformed token (an unterminated string, say) usually breaks the rest of its line;
+    // the parser's complaints there would only repeat it.
+    let line_of = |offset: usize| source[..offset.min(source.len())].matches('\n').count();
+    let lexical_lines: Vec<usize> = diagnostics
+        .iter()
+        .map(|d| line_of(d.primary_span().start))
+        .collect();
+    diagnostics.extend(
+        parser
+            .diagnostics
+            .into_iter()
+            .filter(|d| !lexical_lines.contains(&line_of(d.primary_span().start))),
+    );
     (Program { statements }, diagnostics)
 }
 
@@ -201,14 +213,28 @@ impl Parser {
                     _ => "{",
                 };
                 let found = token.kind.describe();
-                let diagnostic = if token.kind == TokenKind::Eof {
-                    Diagnostic::error(
+                // A line break between the opening and the stray token usually means the
+                // delimiter was never closed on its own line.
+                let crossed_line = self.tokens[..self.pos]
+                    .iter()
+                    .rev()
+                    .take_while(|t| t.span.start > open.start)
+                    .any(|t| t.kind == TokenKind::Newline);
+                let diagnostic = if token.kind == TokenKind::Eof || crossed_line {
+                    let mut diagnostic = Diagnostic::error(
                         codes::UNCLOSED_DELIMITER,
                         format!("unclosed `{opening}`"),
                         open,
                         "this delimiter is never closed",
                     )
-                    .with_help(format!("add `{closing}`"))
+                    .with_help(format!("add `{closing}`"));
+                    if token.kind != TokenKind::Eof {
+                        diagnostic = diagnostic.with_secondary(
+                            token.span,
+                            format!("expected `{closing}` before {found}"),
+                        );
+                    }
+                    diagnostic
                 } else {
                     Diagnostic::error(
                         codes::UNEXPECTED_TOKEN,
