@@ -392,6 +392,10 @@ impl Collector<'_> {
         let lhs_name = eq.lhs.name.joined();
         self.c.origins.entry(lhs_name).or_insert(Origin::Equation);
         let mut vars: HashMap<String, (Node, Span)> = HashMap::new();
+        if eq.lhs.indices.is_none() {
+            // `Loss avg= …`: everything is projected away.
+            self.rank(&eq.lhs.name.joined(), 0, eq.lhs.span);
+        }
         self.indexed_ref(&eq.lhs, true, scope, &mut vars);
         let mut refs = Vec::new();
         visit_tensor_refs(&eq.rhs, &mut |tensor, _| refs.push(tensor.clone()));

@@ -24,14 +24,22 @@ impl Parser {
         chain: bool,
     ) -> PResult<Expr> {
         let mut lhs = next(self)?;
-        loop {
+        let mut levels = 0;
+        let result = loop {
             let kind = self.peek_kind().clone();
             let Some((_, op)) = operators.iter().find(|(k, _)| *k == kind) else {
-                return Ok(lhs);
+                break Ok(lhs);
             };
             let op = *op;
+            if let Err(failed) = self.enter() {
+                break Err(failed);
+            }
+            levels += 1;
             self.advance();
-            let rhs = next(self)?;
+            let rhs = match next(self) {
+                Ok(rhs) => rhs,
+                Err(failed) => break Err(failed),
+            };
             let span = lhs.span.to(rhs.span);
             lhs = Expr {
                 kind: ExprKind::Binary {
@@ -42,9 +50,13 @@ impl Parser {
                 span,
             };
             if !chain {
-                return Ok(lhs);
+                break Ok(lhs);
             }
+        };
+        for _ in 0..levels {
+            self.leave();
         }
+        result
     }
 
     fn or_expression(&mut self) -> PResult<Expr> {

@@ -15,9 +15,10 @@ use crate::lexer::lex;
 use crate::span::Span;
 use crate::token::{Token, TokenKind};
 
-/// Deepest nesting of expressions and blocks accepted; far beyond any real program and well
-/// inside a 2 MiB thread stack.
-const MAX_DEPTH: usize = 96;
+/// Deepest nesting of expressions and blocks accepted (each operator of a chain such as
+/// `a + b + c` counts as a level, since the tree it builds is that deep): far beyond any
+/// real program, and well inside a 2 MiB thread stack for every later pass.
+const MAX_DEPTH: usize = 128;
 
 /// Parses a whole program. The program holds every statement that parsed; the diagnostics
 /// list everything that did not (lexical errors first).
@@ -27,7 +28,10 @@ pub fn parse(source: &str) -> (Program, Vec<Diagnostic>) {
     let statements = parser.statements(false);
     // A malformed token (an unterminated string, say) usually breaks the rest of its line;
     // the parser's complaints there would only repeat it.
-    let line_of = |offset: usize| source[..offset.min(source.len())].matches('\n').count();
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let line_of = |offset: usize| line_starts.partition_point(|&start| start <= offset);
     let lexical_lines: Vec<usize> = diagnostics
         .iter()
         .map(|d| line_of(d.primary_span().start))
