@@ -23,7 +23,8 @@ pub use diagnostic::{Diagnostic, Label, Severity};
 pub use parser::parse;
 pub use plan::{explain, Plan};
 pub use planner::{
-    plan_equation, plan_param, plan_program, plan_query, plan_rule, PlanEnv, ProgramEnv,
+    plan_equation, plan_param, plan_program, plan_query, plan_rule, plan_tensor_query, PlanEnv,
+    ProgramEnv,
 };
 pub use render::{render, render_all, RenderOptions};
 pub use span::Span;

@@ -166,7 +166,7 @@ impl Display for Expr {
         match &self.kind {
             ExprKind::Int(value) => write!(f, "{value}"),
             ExprKind::Float(value) => write!(f, "{value:?}"),
-            ExprKind::Str(value) => write!(f, "{value:?}"),
+            ExprKind::Str(value) => write_string(f, value),
             ExprKind::Bool(value) => write!(f, "{value}"),
             ExprKind::List(items) => {
                 f.write_char('[')?;
@@ -185,12 +185,20 @@ impl Display for Expr {
             ExprKind::Binary { op, lhs, rhs } => write!(f, "({lhs} {} {rhs})", op.symbol()),
             ExprKind::Join(factors) => {
                 f.write_char('(')?;
-                for (i, factor) in factors.iter().enumerate() {
-                    if i > 0 {
-                        f.write_char(' ')?;
+                // A bare name before `(` would read as a call, so it gets parentheses of its
+                // own: `(Y) (a ^ b)`. Decided from the right, as wrapping makes a `(`.
+                let mut printed: Vec<String> =
+                    factors.iter().map(|factor| factor.to_string()).collect();
+                for i in (0..factors.len().saturating_sub(1)).rev() {
+                    let bare = matches!(
+                        &factors[i].kind,
+                        ExprKind::Tensor(TensorRef { indices: None, .. })
+                    );
+                    if bare && printed[i + 1].starts_with('(') {
+                        printed[i] = format!("({})", printed[i]);
                     }
-                    write!(f, "{factor}")?;
                 }
+                f.write_str(&printed.join(" "))?;
                 f.write_char(')')
             }
             // The inner expression already shows its grouping.
@@ -203,6 +211,23 @@ impl Display for Expr {
             ExprKind::Error => f.write_str("<error>"),
         }
     }
+}
+
+/// A string literal with exactly the escapes the lexer reads.
+fn write_string(f: &mut Formatter<'_>, value: &str) -> fmt::Result {
+    f.write_char('"')?;
+    for c in value.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\t' => f.write_str("\\t")?,
+            '\r' => f.write_str("\\r")?,
+            '\0' => f.write_str("\\0")?,
+            c => f.write_char(c)?,
+        }
+    }
+    f.write_char('"')
 }
 
 impl Display for Call {

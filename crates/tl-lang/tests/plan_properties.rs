@@ -24,8 +24,8 @@ struct Join {
     lhs: Vec<usize>,
     /// `=`, `max=`, `min=`, `avg=`.
     op: &'static str,
-    /// A nonlinearity around the join (a join of several factors then sums every index not
-    /// on the left inside it; around one factor it applies before the projection).
+    /// A nonlinearity around the join: every index not on the left is then summed inside
+    /// it, and the operator has nothing left to project.
     wrap: Option<&'static str>,
     /// Small integers, so that sums and products are exact.
     values: Vec<Vec<i32>>,
@@ -118,12 +118,6 @@ impl Join {
                     values[flat] as f64
                 })
                 .product();
-            // A nonlinearity around a single tensor applies before the projection (only a
-            // join sums inside it).
-            let product = match (self.wrap, self.factors.len()) {
-                (Some(f), 1) => apply(f, product),
-                _ => product,
-            };
             let key: Vec<usize> = self.lhs.iter().map(|&l| value_of(l)).collect();
             // A letter repeated on the left writes only where its positions agree.
             let consistent = self.lhs.iter().zip(&key).all(|(&l, &k)| value_of(l) == k);
@@ -138,7 +132,7 @@ impl Join {
                     return 0.0;
                 };
                 let sum: f64 = values.iter().sum();
-                match self.wrap.filter(|_| self.factors.len() > 1) {
+                match self.wrap {
                     Some(f) => apply(f, sum),
                     None => match self.op {
                         "=" => sum,

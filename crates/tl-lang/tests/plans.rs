@@ -186,3 +186,61 @@ fn plans_never_loop_over_index_values() {
     };
     assert_eq!(steps(2), steps(512));
 }
+
+/// The bindings inside a function or loop body: `t` is a run-time position.
+struct LoopEnv {
+    shapes: HashMap<String, Vec<usize>>,
+}
+
+impl tl_lang::PlanEnv for LoopEnv {
+    fn tensor(&self, name: &str) -> Option<tl_lang::environment::TensorInfo> {
+        self.shapes
+            .get(name)
+            .map(|s| tl_lang::environment::TensorInfo::f32(s))
+    }
+    fn is_runtime(&self, name: &str) -> bool {
+        name == "t" || name == "scale"
+    }
+}
+
+fn equation(source: &str) -> tl_lang::ast::Equation {
+    let (program, diagnostics) = parse(source);
+    assert!(diagnostics.is_empty());
+    match program.statements.into_iter().next().map(|s| s.kind) {
+        Some(tl_lang::ast::StmtKind::Equation(eq)) => eq,
+        other => panic!("not an equation: {other:?}"),
+    }
+}
+
+#[test]
+fn run_time_positions_read_and_write_rows() {
+    let env = LoopEnv {
+        shapes: HashMap::from([
+            ("Cache".to_string(), vec![4, 3]),
+            ("K".to_string(), vec![3]),
+        ]),
+    };
+    let cache = Array::new(&[4, 3], (0..12).map(|v| v as f64).collect());
+    let k = Array::new(&[3], vec![-1.0, -2.0, -3.0]);
+    let tensors = HashMap::from([
+        ("Cache".to_string(), cache.clone()),
+        ("K".to_string(), k.clone()),
+    ]);
+    let scalars = HashMap::from([("t".to_string(), 2.0), ("scale".to_string(), 0.5)]);
+
+    // Writing row t: the other rows keep their values.
+    let write = tl_lang::plan_equation(&equation("Cache[t, d] = K[d] * scale"), &env).unwrap();
+    insta::assert_snapshot!("runtime_write", explain(&write));
+    let written = support::run(&write, &tensors, &scalars);
+    let mut expected = cache.data.clone();
+    for d in 0..3 {
+        expected[2 * 3 + d] = k.data[d] * 0.5;
+    }
+    assert_eq!(written.data, expected);
+
+    // Reading row t+1.
+    let read = tl_lang::plan_equation(&equation("Row[d] = Cache[t + 1, d]"), &env).unwrap();
+    insta::assert_snapshot!("runtime_read", explain(&read));
+    let row = support::run(&read, &tensors, &scalars);
+    assert_eq!(row.data, cache.data[9..12].to_vec());
+}

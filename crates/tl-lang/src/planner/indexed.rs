@@ -1,11 +1,11 @@
 //! Lowering of equations written with index variables (`Y[i] = step(W[i, j] X[j])`).
 //!
-//! Semantics, as the reference states them: a join (juxtaposition, `*`, `/`) sums the
-//! indices that occur nowhere else in the equation and not on the left; everything else
-//! absent from the left is projected at the end by the equation's operator (`=` and `+=`
-//! sum, `max=`, `min=`, `avg=`). Nonlinearities apply where they are written, after the
-//! sums inside them. Constant factors and offsets ride along as a pending `affine` and are
-//! applied once.
+//! Semantics, as the reference states them: an index absent from the left is summed by the
+//! smallest join (juxtaposition, `*`, `/`) holding all its occurrences, else by the
+//! innermost function whose argument holds them all (a function applies to a projection),
+//! else projected at the end by the equation's operator (`=` and `+=` sum, `max=`, `min=`,
+//! `avg=`). Constant factors and offsets ride along as a pending `affine` and are applied
+//! once.
 
 use super::builder::{Builder, Val};
 use super::contraction::{product, reduce_axes};
@@ -789,6 +789,38 @@ impl Lowering<'_> {
         Ok(Operand::of(val))
     }
 
+    /// A function's argument, with the indices that occur only inside it (and not on the
+    /// left) summed: a function applies to the projection of what it is given, so
+    /// `step(Parent[x, y])` is "x has some child" and `relu(W[i, j])` is `relu(Σ_j W)`.
+    fn argument(&mut self, e: &Expr) -> Result<Operand, Diagnostic> {
+        let value = self.expr(e, false)?;
+        let Operand::Tensor { val, .. } = &value else {
+            return Ok(value);
+        };
+        let mut counts = HashMap::new();
+        self.count_vars(e, &mut counts);
+        let local: Vec<String> = val
+            .axes
+            .iter()
+            .filter(|axis| {
+                counts.get(*axis).is_some()
+                    && self.totals.get(*axis) == counts.get(*axis)
+                    && !self.lhs_vars.contains(*axis)
+            })
+            .cloned()
+            .collect();
+        if local.is_empty() {
+            return Ok(value);
+        }
+        let val = self.materialize(value)?;
+        Ok(Operand::of(reduce_axes(
+            &mut self.b,
+            val,
+            &local,
+            ReduceOp::Sum,
+        )?))
+    }
+
     fn call(&mut self, call: &Call) -> Result<Operand, Diagnostic> {
         let span = call.callee.span.to(call.args_span);
         let Some(builtin) = builtins::lookup(&call.callee.text) else {
@@ -803,7 +835,7 @@ impl Lowering<'_> {
         let arg =
             |i: usize| bound.args[i].ok_or_else(|| unplannable(span, "a missing argument", "here"));
         match builtin.kind {
-            BuiltinKind::Elementwise(op) => match self.expr(arg(0)?, false)? {
+            BuiltinKind::Elementwise(op) => match self.argument(arg(0)?)? {
                 Operand::Number(x) => match builtins::fold_unary(op, x) {
                     Some(value) => Ok(Operand::Number(value)),
                     None => {
@@ -822,8 +854,8 @@ impl Lowering<'_> {
                 }
             },
             BuiltinKind::Pairwise(op) => {
-                let a = self.expr(arg(0)?, false)?;
-                let b = self.expr(arg(1)?, false)?;
+                let a = self.argument(arg(0)?)?;
+                let b = self.argument(arg(1)?)?;
                 if let (Operand::Number(x), Operand::Number(y)) = (&a, &b) {
                     return Ok(Operand::Number(builtins::fold_binary(op, *x, *y)));
                 }
@@ -833,7 +865,7 @@ impl Lowering<'_> {
             }
             BuiltinKind::Normalize { log } => {
                 let argument = arg(0)?;
-                let value = self.expr(argument, false)?;
+                let value = self.argument(argument)?;
                 let val = self.materialize(value)?;
                 let axis = self.normalisation_axis(argument, &val, call)?;
                 let op = if log {
@@ -846,7 +878,7 @@ impl Lowering<'_> {
             }
             BuiltinKind::RmsNorm | BuiltinKind::LayerNorm => {
                 let argument = arg(0)?;
-                let value = self.expr(argument, false)?;
+                let value = self.argument(argument)?;
                 let x = self.materialize(value)?;
                 let axis = self.normalisation_axis(argument, &x, call)?;
                 let var = x.axes[axis].clone();
@@ -861,7 +893,7 @@ impl Lowering<'_> {
                     2
                 };
                 for i in 1..=extra {
-                    let value = self.expr(arg(i)?, false)?;
+                    let value = self.argument(arg(i)?)?;
                     let v = self.materialize(value)?;
                     if v.axes != [var.clone()] {
                         return Err(unplannable(

@@ -296,6 +296,60 @@ pub fn plan_query(atom: &Atom, env: &dyn PlanEnv) -> Result<Plan, Diagnostic> {
     Ok(fuse::optimize(plan))
 }
 
+/// Plans a tensor query: `Y?` is the whole tensor; `W[0, j]?` the part over the query's
+/// index variables, in order of appearance.
+pub fn plan_tensor_query(tensor: &TensorRef, env: &dyn PlanEnv) -> Result<Plan, Diagnostic> {
+    let scope = EnvScope(env);
+    let target = format!("{}?", tensor.name.joined());
+    let mut variables: Vec<Index> = Vec::new();
+    for index in tensor.indices.iter().flat_map(|l| l.items.iter()) {
+        if let IndexKind::Expr(expr) = &index.kind {
+            if let Some(var) = crate::index_form::classify(expr, &scope).var() {
+                if !variables.iter().any(|v| matches!(&v.kind, IndexKind::Expr(e) if crate::index_form::bare_name(e) == Some(var))) {
+                    variables.push(Index {
+                        kind: IndexKind::Expr(term_expr(
+                            &Term::Variable(Name {
+                                text: var.to_string(),
+                                span: index.span,
+                            }),
+                            &mut 0,
+                        )),
+                        dotted: false,
+                        span: index.span,
+                    });
+                }
+            }
+        }
+    }
+    let lhs = TensorRef {
+        name: Path {
+            segments: vec![Name {
+                text: target.clone(),
+                span: tensor.name.span,
+            }],
+            span: tensor.name.span,
+        },
+        indices: (!variables.is_empty()).then(|| IndexList {
+            items: variables,
+            span: tensor.span,
+        }),
+        span: tensor.span,
+    };
+    let eq = Equation {
+        lhs,
+        op: AssignOp::Assign,
+        op_span: tensor.span,
+        rhs: tensor_expr(tensor.clone()),
+    };
+    let text = format!("{tensor}?");
+    let plan = if is_indexed(&eq, &scope) {
+        indexed::plan(&eq, env, OldValue::Zeros, target, text)?
+    } else {
+        whole::plan(&eq, env, target, text)?
+    };
+    Ok(fuse::optimize(plan))
+}
+
 /// A stable seed from a parameter's name (FNV-1a), so that a program initialises the same
 /// way every run unless it asks for a seed.
 fn name_seed(name: &str) -> u64 {
@@ -490,8 +544,8 @@ pub struct PlannedStatement {
     pub plan: Result<Plan, Diagnostic>,
 }
 
-/// Plans every top-level equation, rule, parameter and Datalog query of a checked program,
-/// in order.
+/// Plans every top-level equation, rule, parameter and query of a checked program, in
+/// order.
 pub fn plan_program(
     program: &Program,
     checked: &Checked,
@@ -510,6 +564,7 @@ pub fn plan_program(
                 StmtKind::Rule(rule) => plan_rule(rule, &env),
                 StmtKind::Param(param) => plan_param(param, &env),
                 StmtKind::Query(Query::Atom(atom)) => plan_query(atom, &env),
+                StmtKind::Query(Query::Tensor(tensor)) => plan_tensor_query(tensor, &env),
                 _ => return None,
             };
             Some(PlannedStatement {

@@ -160,6 +160,18 @@ Ab, Bb, Cb = rand(2, 3, 4), rand(2, 4, 5), rand(5, 2)
 case("batched_chain", "Y[b, i, m] = A[b, i, j] B[b, j, k] C[k, m]", {"A": Ab, "B": Bb, "C": Cb}, "Y",
      np.einsum("bij,bjk,km->bim", Ab, Bb, Cb))
 
+case("tensor_query", "V[1, j]?", {"V": Vw}, "V?", Vw[1])
+case("whole_tensor_query", "V?", {"V": Vw}, "V?", Vw)
+
+Rel = relation(5)
+Rel[1, 0] = Rel[1, 4] = 1  # several witnesses, so that "exists" differs from "count"
+symbols = "domain D = {A0, A1, A2, A3, A4}\nParent(A0, A1).\n"
+case("datalog_query", symbols + "Parent(A1, z)?", {"Parent": Rel}, "Parent?", Rel[1])
+case("datalog_query_wildcard", symbols + "Parent(A1, _)?", {"Parent": Rel}, "Parent?",
+     (Rel[1].sum() > 0).astype(np.float64))
+case("datalog_rule_with_constant", symbols + "Likes(A2, y) <- Parent(y, A3).", {"Parent": Rel, "Likes": np.zeros((5, 5))},
+     "Likes", np.stack([Rel[:, 3] if r == 2 else np.zeros(5) for r in range(5)]))
+
 Xc = rand(4)
 case("comparison_and_max", "Y[i] = max(X[i], 0.5) + (X[i] > 0)", {"X": Xc}, "Y", np.maximum(Xc, 0.5) + (Xc > 0))
 
