@@ -803,7 +803,7 @@ impl Lowering<'_> {
             .axes
             .iter()
             .filter(|axis| {
-                counts.get(*axis).is_some()
+                counts.contains_key(*axis)
                     && self.totals.get(*axis) == counts.get(*axis)
                     && !self.lhs_vars.contains(*axis)
             })

@@ -329,7 +329,7 @@ pub fn plan_tensor_query(tensor: &TensorRef, env: &dyn PlanEnv) -> Result<Plan, 
             }],
             span: tensor.name.span,
         },
-        indices: (!variables.is_empty()).then(|| IndexList {
+        indices: (!variables.is_empty()).then_some(IndexList {
             items: variables,
             span: tensor.span,
         }),
