@@ -474,9 +474,7 @@ pub fn plan_param(param: &ParamDecl, env: &dyn PlanEnv) -> Result<Plan, Diagnost
             }
         }
         ExprKind::List(_) => {
-            let mut values = Vec::new();
-            let mut literal_shape = Vec::new();
-            flatten_literal(&param.init, env, 0, &mut literal_shape, &mut values)?;
+            let (literal_shape, values) = whole::flatten_literal(&param.init, env)?;
             if literal_shape != shape {
                 return Err(Diagnostic::error(
                     codes::SHAPE_MISMATCH,
@@ -494,46 +492,6 @@ pub fn plan_param(param: &ParamDecl, env: &dyn PlanEnv) -> Result<Plan, Diagnost
         }
     };
     Ok(b.finish(name, text, &value))
-}
-
-fn flatten_literal(
-    e: &Expr,
-    env: &dyn PlanEnv,
-    depth: usize,
-    shape: &mut Vec<usize>,
-    values: &mut Vec<f64>,
-) -> Result<(), Diagnostic> {
-    match &e.kind {
-        ExprKind::Paren(inner) => flatten_literal(inner, env, depth, shape, values),
-        ExprKind::List(items) => {
-            if shape.len() == depth {
-                shape.push(items.len());
-            } else if shape.get(depth) != Some(&items.len()) {
-                return Err(Diagnostic::error(
-                    codes::SHAPE_MISMATCH,
-                    "the rows of a list literal have different shapes",
-                    e.span,
-                    "this row differs",
-                ));
-            }
-            for item in items {
-                flatten_literal(item, env, depth + 1, shape, values)?;
-            }
-            Ok(())
-        }
-        _ => {
-            let value = constant::evaluate(e, &|n| env.constant(n)).ok_or_else(|| {
-                Diagnostic::error(
-                    codes::INVALID_ARGUMENT,
-                    "list elements must be numbers known before running",
-                    e.span,
-                    "not a constant",
-                )
-            })?;
-            values.push(value);
-            Ok(())
-        }
-    }
 }
 
 /// One planned top-level statement.

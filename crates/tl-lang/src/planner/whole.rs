@@ -169,56 +169,7 @@ impl Whole<'_> {
     }
 
     fn literal(&mut self, e: &Expr) -> Result<Val, Diagnostic> {
-        fn flatten(
-            e: &Expr,
-            env: &dyn PlanEnv,
-            depth: usize,
-            shape: &mut Vec<usize>,
-            values: &mut Vec<f64>,
-        ) -> Result<(), Diagnostic> {
-            match &e.kind {
-                ExprKind::Paren(inner) => flatten(inner, env, depth, shape, values),
-                ExprKind::List(items) => {
-                    if shape.len() == depth {
-                        shape.push(items.len());
-                    } else if shape[depth] != items.len() {
-                        return Err(Diagnostic::error(
-                            codes::SHAPE_MISMATCH,
-                            "the rows of a list literal have different shapes",
-                            e.span,
-                            "this row differs from the first",
-                        ));
-                    }
-                    for item in items {
-                        flatten(item, env, depth + 1, shape, values)?;
-                    }
-                    Ok(())
-                }
-                _ => {
-                    if shape.len() != depth {
-                        return Err(Diagnostic::error(
-                            codes::SHAPE_MISMATCH,
-                            "the rows of a list literal have different shapes",
-                            e.span,
-                            "a number where a list was expected",
-                        ));
-                    }
-                    let value = constant::evaluate(e, &|n| env.constant(n)).ok_or_else(|| {
-                        Diagnostic::error(
-                            codes::INVALID_ARGUMENT,
-                            "list elements must be numbers known before running",
-                            e.span,
-                            "not a constant",
-                        )
-                    })?;
-                    values.push(value);
-                    Ok(())
-                }
-            }
-        }
-        let mut shape = Vec::new();
-        let mut values = Vec::new();
-        flatten(e, self.env, 0, &mut shape, &mut values)?;
+        let (shape, values) = flatten_literal(e, self.env)?;
         let rank = shape.len();
         Ok(self.b.input(
             Source::Literal(values),
@@ -495,6 +446,54 @@ impl Whole<'_> {
             )),
         }
     }
+}
+
+/// The shape and row-major values of a nested list literal of constants; rows must agree.
+pub(crate) fn flatten_literal(
+    e: &Expr,
+    env: &dyn PlanEnv,
+) -> Result<(Vec<usize>, Vec<f64>), Diagnostic> {
+    fn walk(e: &Expr, env: &dyn PlanEnv, values: &mut Vec<f64>) -> Result<Vec<usize>, Diagnostic> {
+        match &e.kind {
+            ExprKind::Paren(inner) => walk(inner, env, values),
+            ExprKind::List(items) => {
+                let mut inner: Option<Vec<usize>> = None;
+                for item in items {
+                    let dims = walk(item, env, values)?;
+                    match &inner {
+                        None => inner = Some(dims),
+                        Some(first) if *first != dims => {
+                            return Err(Diagnostic::error(
+                                codes::SHAPE_MISMATCH,
+                                "the rows of a list literal have different shapes",
+                                item.span,
+                                "this row differs from the first",
+                            ))
+                        }
+                        Some(_) => {}
+                    }
+                }
+                let mut shape = vec![items.len()];
+                shape.extend(inner.unwrap_or_default());
+                Ok(shape)
+            }
+            _ => {
+                let value = constant::evaluate(e, &|n| env.constant(n)).ok_or_else(|| {
+                    Diagnostic::error(
+                        codes::INVALID_ARGUMENT,
+                        "list elements must be numbers known before running",
+                        e.span,
+                        "not a constant",
+                    )
+                })?;
+                values.push(value);
+                Ok(Vec::new())
+            }
+        }
+    }
+    let mut values = Vec::new();
+    let shape = walk(e, env, &mut values)?;
+    Ok((shape, values))
 }
 
 use crate::ast::BinaryOp as BinaryOp_;
