@@ -1,4 +1,4 @@
-//! The TensorLogic language: syntax, checking, einsum planning, evaluation.
+//! The TensorLogic language: syntax, checking and einsum planning (evaluation comes next).
 
 pub mod analysis;
 pub mod ast;
