@@ -22,6 +22,8 @@
 //     each warp owns 8 rows, a lane scores key `lane` against them, online softmax keeps a
 //     running max and lane-partial sums, and a lane accumulates value columns lane + 32·c
 //     (c < COLS, so value_dim <= 32·COLS <= 256; head_dim <= 256 by the host's check).
+//     Tiles are loaded by the whole block, each thread issuing a batch of independent loads
+//     (16-byte vectors where the layout allows) before storing them.
 //     Nothing of size keys x queries is materialised. With one split the block writes the
 //     output; otherwise it writes unnormalised partials (o, max, sum) and
 //     tl_attention_combine merges the splits in split order. The dynamic shared memory is
@@ -267,11 +269,87 @@ struct AttentionGeometry {
     int dt;
     float scale;
     int ldq, ldk, ldv;  // shared-memory row lengths in floats, multiples of 4
+    // 1 when rows of q / k / v are dense runs of 16-byte vectors: last stride 1, the dim a
+    // multiple of 16 / element size, and the offset and other strides multiples of it too.
+    int q_vec, k_vec, v_vec;
 };
 
 // One past the last key query `i` sees.
 __device__ __forceinline__ i64 visible_end(const AttentionGeometry& g, i64 i) {
     return g.causal ? g.kv_len - g.q_len + i + 1 : g.kv_len;
+}
+
+// Loads `rows` rows of `dim` elements into shared memory as f32 rows of `ld` floats:
+// columns dim..width are zero, and so are rows whose `row_base` is negative (absent). Each
+// thread first issues a batch of independent global loads into registers, then stores them,
+// so a tile costs about one memory latency instead of one per element. `vec` rows are read
+// as 16-byte vectors (then width == dim).
+#define LOAD_BATCH 8
+
+template <typename RowBase>
+__device__ __forceinline__ void load_rows(float* dst, int ld, int rows, int dim, int width,
+                                          const void* src, int dt, i64 col_step, int vec,
+                                          RowBase row_base) {
+    const int tid = threadIdx.x, threads = blockDim.x;
+    if (vec) {
+        const int per_vec = dt == TL_F32 ? 4 : 8;
+        const int per_row = dim / per_vec;
+        const int total = rows * per_row;
+        for (int first = 0; first < total; first += threads * LOAD_BATCH) {
+            uint4 raw[LOAD_BATCH];
+#pragma unroll
+            for (int u = 0; u < LOAD_BATCH; ++u) {
+                int e = first + tid + threads * u;
+                raw[u] = make_uint4(0u, 0u, 0u, 0u);
+                if (e < total) {
+                    i64 base = row_base(e / per_row);
+                    if (base >= 0) raw[u] = ((const uint4*)src)[base / per_vec + e % per_row];
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < LOAD_BATCH; ++u) {
+                int e = first + tid + threads * u;
+                if (e >= total) break;
+                float* d = dst + (e / per_row) * ld + (e % per_row) * per_vec;
+                if (dt == TL_F32) {
+                    *(float4*)d = make_float4(__uint_as_float(raw[u].x), __uint_as_float(raw[u].y),
+                                              __uint_as_float(raw[u].z), __uint_as_float(raw[u].w));
+                } else {
+                    unsigned int w[4] = {raw[u].x, raw[u].y, raw[u].z, raw[u].w};
+                    float f[8];
+#pragma unroll
+                    for (int h = 0; h < 4; ++h) {
+                        unsigned short lo = (unsigned short)(w[h] & 0xffffu), hi = (unsigned short)(w[h] >> 16);
+                        f[2 * h] = dt == TL_F16 ? f16_to_f32(lo) : bf16_to_f32(lo);
+                        f[2 * h + 1] = dt == TL_F16 ? f16_to_f32(hi) : bf16_to_f32(hi);
+                    }
+                    *(float4*)d = make_float4(f[0], f[1], f[2], f[3]);
+                    *(float4*)(d + 4) = make_float4(f[4], f[5], f[6], f[7]);
+                }
+            }
+        }
+        return;
+    }
+    const int total = rows * width;
+    for (int first = 0; first < total; first += threads * LOAD_BATCH) {
+        float v[LOAD_BATCH];
+#pragma unroll
+        for (int u = 0; u < LOAD_BATCH; ++u) {
+            int e = first + tid + threads * u;
+            v[u] = 0.0f;
+            if (e < total) {
+                int c = e % width;
+                i64 base = row_base(e / width);
+                if (base >= 0 && c < dim) v[u] = load_f(src, dt, base + c * col_step);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < LOAD_BATCH; ++u) {
+            int e = first + tid + threads * u;
+            if (e >= total) break;
+            dst[(e / width) * ld + e % width] = v[u];
+        }
+    }
 }
 
 extern __shared__ float4 attention_smem[];
@@ -301,15 +379,13 @@ __device__ __forceinline__ void attention_block(const AttentionGeometry& g, cons
     }
 
     // The query tile, zero beyond head_dim and beyond the last row.
-    for (int rr = warp; rr < ATT_BR; rr += ATT_WARPS) {
-        i64 r = row0 + rr;
-        bool ok = r < g.rows;
-        i64 h = kv_head * g.group + (ok ? r / g.q_len : 0), i = ok ? r % g.q_len : 0;
-        i64 base = g.q_offset + b * g.q_strides[0] + h * g.q_strides[1] + i * g.q_strides[2];
-        for (int c = lane; c < dpad; c += 32) {
-            qs[rr * g.ldq + c] = (ok && c < g.head_dim) ? load_f(q, g.dt, base + c * g.q_strides[3]) : 0.0f;
-        }
-    }
+    load_rows(qs, g.ldq, ATT_BR, (int)g.head_dim, dpad, q, g.dt, g.q_strides[3], g.q_vec,
+              [&](int rr) -> i64 {
+                  i64 r = row0 + rr;
+                  if (r >= g.rows) return -1;
+                  i64 h = kv_head * g.group + r / g.q_len, i = r % g.q_len;
+                  return g.q_offset + b * g.q_strides[0] + h * g.q_strides[1] + i * g.q_strides[2];
+              });
 
     // This warp's rows: where each one's visible keys end inside this split.
     i64 row_end[ATT_ROWS];
@@ -333,19 +409,13 @@ __device__ __forceinline__ void attention_block(const AttentionGeometry& g, cons
     float* p_warp = ps + warp * ATT_ROWS * ATT_BC;
     for (i64 t0 = key_begin; t0 < block_end; t0 += ATT_BC) {
         __syncthreads();  // every warp is done with the previous K/V tile
-        for (int j = warp; j < ATT_BC; j += ATT_WARPS) {
-            i64 key = t0 + j;
-            bool ok = key < block_end;
-            i64 kb = g.k_offset + b * g.k_strides[0] + kv_head * g.k_strides[1] + key * g.k_strides[2];
-            for (int c = lane; c < dpad; c += 32) {
-                ks[j * g.ldk + c] = (ok && c < g.head_dim) ? load_f(k, g.dt, kb + c * g.k_strides[3]) : 0.0f;
-            }
-            // Keys past the end get zero values: their weight is 0, and 0·NaN would not be.
-            i64 vb = g.v_offset + b * g.v_strides[0] + kv_head * g.v_strides[1] + key * g.v_strides[2];
-            for (int c = lane; c < g.value_dim; c += 32) {
-                vs[j * g.ldv + c] = ok ? load_f(v, g.dt, vb + c * g.v_strides[3]) : 0.0f;
-            }
-        }
+        // Keys past the end are zero rows: their weight is 0, and 0·NaN would not be.
+        const i64 k_head = g.k_offset + b * g.k_strides[0] + kv_head * g.k_strides[1];
+        load_rows(ks, g.ldk, ATT_BC, (int)g.head_dim, dpad, k, g.dt, g.k_strides[3], g.k_vec,
+                  [&](int j) -> i64 { return t0 + j < block_end ? k_head + (t0 + j) * g.k_strides[2] : -1; });
+        const i64 v_head = g.v_offset + b * g.v_strides[0] + kv_head * g.v_strides[1];
+        load_rows(vs, g.ldv, ATT_BC, (int)g.value_dim, (int)g.value_dim, v, g.dt, g.v_strides[3], g.v_vec,
+                  [&](int j) -> i64 { return t0 + j < block_end ? v_head + (t0 + j) * g.v_strides[2] : -1; });
         __syncthreads();
         if (!warp_active) continue;
 

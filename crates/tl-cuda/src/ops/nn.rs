@@ -26,7 +26,7 @@ const ATTENTION_THREADS: u32 = 128;
 const MAX_HEAD_DIM: usize = 256;
 
 /// A split of the keys covers at least this many, so partials stay few.
-const MIN_KEYS_PER_SPLIT: usize = 256;
+const MIN_KEYS_PER_SPLIT: usize = 128;
 
 /// Dynamic shared memory a kernel may use without opting in.
 const DEFAULT_SHARED_BYTES: usize = 48 * 1024;
@@ -319,6 +319,9 @@ struct AttentionGeometry {
     ldq: i32,
     ldk: i32,
     ldv: i32,
+    q_vec: i32,
+    k_vec: i32,
+    v_vec: i32,
 }
 
 // SAFETY: a plain #[repr(C)] struct of integers and floats, laid out as the C struct it
@@ -328,6 +331,20 @@ unsafe impl DeviceRepr for AttentionGeometry {}
 fn strides4(layout: &Layout) -> [i64; 4] {
     let s = layout.strides();
     [s[0] as i64, s[1] as i64, s[2] as i64, s[3] as i64]
+}
+
+/// 1 when every row `[.., .., .., dim]` of `tensor` is a dense run of whole 16-byte vectors
+/// (buffer bases are at least 256-byte aligned, so element offsets decide).
+fn vector_rows(tensor: &Tensor) -> i32 {
+    let per_vector = 16 / tensor.dtype().block_bytes();
+    let layout = tensor.layout();
+    let strides = layout.strides();
+    i32::from(
+        strides[3] == 1
+            && layout.shape()[3].is_multiple_of(per_vector)
+            && layout.offset().is_multiple_of(per_vector)
+            && strides[..3].iter().all(|s| s.is_multiple_of(per_vector)),
+    )
 }
 
 fn attention(
@@ -398,6 +415,9 @@ fn attention(
         ldq: dpad as i32,
         ldk: ldk as i32,
         ldv: ldv as i32,
+        q_vec: vector_rows(q),
+        k_vec: vector_rows(k),
+        v_vec: vector_rows(v),
     };
     let name = match value_dim {
         0..=32 => "tl_attention_1",
