@@ -26,7 +26,7 @@ const ATTENTION_THREADS: u32 = 128;
 const MAX_HEAD_DIM: usize = 256;
 
 /// A split of the keys covers at least this many, so partials stay few.
-const MIN_KEYS_PER_SPLIT: usize = 64;
+const MIN_KEYS_PER_SPLIT: usize = 128;
 
 /// Dynamic shared memory a kernel may use without opting in.
 const DEFAULT_SHARED_BYTES: usize = 48 * 1024;
@@ -369,9 +369,8 @@ fn attention(
     let rows = group * q_len;
     let row_tiles = rows.div_ceil(ATTENTION_ROWS);
     let blocks = batch * kv_heads * row_tiles;
-    // Too few query tiles to fill the GPU (decoding): split the keys across blocks too, so
-    // every SM holds a few blocks and each block walks only a few key tiles.
-    let wanted = backend.sm_count as usize * 4;
+    // Too few query tiles to fill the GPU (decoding): split the keys across blocks too.
+    let wanted = backend.sm_count as usize * 2;
     let splits = if blocks >= wanted {
         1
     } else {
