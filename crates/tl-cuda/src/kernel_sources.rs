@@ -9,6 +9,8 @@ pub const FILES: &[(&str, &str)] = &[
     ("copy.cu", include_str!("../kernels/copy.cu")),
     ("elementwise.cu", include_str!("../kernels/elementwise.cu")),
     ("reduce.cu", include_str!("../kernels/reduce.cu")),
+    ("index.cu", include_str!("../kernels/index.cu")),
+    ("nn.cu", include_str!("../kernels/nn.cu")),
 ];
 
 /// The full source NVRTC compiles for `file`.

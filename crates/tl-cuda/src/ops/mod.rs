@@ -19,7 +19,9 @@ macro_rules! launch {
 mod copy;
 mod creation;
 mod elementwise;
+mod index;
 mod matmul;
+mod nn;
 mod reduce;
 
 use tl_tensor::{Op, Result, Tensor, TensorError};
@@ -44,6 +46,19 @@ pub(crate) fn execute(
         }
         Op::Reduce { .. } | Op::ArgReduce { .. } => reduce::run(backend, op, inputs, outputs[0]),
         Op::MatMul { .. } => matmul::run(backend, op, inputs, outputs[0]),
+        Op::IndexSelect { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::IndexAdd { .. }
+        | Op::EmbeddingBag { .. } => index::run(backend, op, inputs, outputs[0]),
+        Op::Softmax { .. }
+        | Op::LogSoftmax { .. }
+        | Op::RmsNorm { .. }
+        | Op::AddRmsNorm { .. }
+        | Op::LayerNorm { .. }
+        | Op::Rope { .. }
+        | Op::SwiGlu
+        | Op::Attention { .. } => nn::run(backend, op, inputs, outputs),
         other => Err(TensorError::Backend {
             backend: "cuda".into(),
             detail: format!("{} has no CUDA kernel yet", other.name()),

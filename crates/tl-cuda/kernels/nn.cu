@@ -1,0 +1,535 @@
+// Fused neural-network kernels: softmax / log_softmax, rms_norm, add_rms_norm, layer_norm,
+// rope, swiglu and attention. Inputs are widened to f32 on load; every result is rounded once
+// on store. Reductions use a fixed assignment of elements to threads and a fixed tree
+// (xor-butterfly warp shuffles, then warps combined in warp order), so results are bitwise
+// identical run to run.
+//
+// Launch geometry and assumptions:
+//   Row ops (softmax, norms): 256 threads a block. A row is handled by one warp (`group` 32,
+//     eight rows a block: short rows) or by the whole block (`group` 256: long rows), rows
+//     grid-strided. A row is described by a Strided view of its start (all axes but the last,
+//     with the tensor's offset) and the element stride of its last axis; the host permutes
+//     softmax's axis last, for the input and for the output. Norm outputs are dense rows.
+//   tl_rope: one block (256 threads) per row of (leading axes, seq), grid-strided; the
+//     block computes cos/sin of up to 256 pairs in f64 into shared memory, then rotates those
+//     pairs of every head.
+//   tl_swiglu: 1-D grid-stride over the dense output.
+//   tl_attention_<COLS>: flash attention on CUDA cores. 128 threads (4 warps) a block; a
+//     block owns one (batch, kv head) and a tile of 32 "rows": the pairs (query head of the
+//     kv head's group, query) in that order, so the query heads sharing a kv head (GQA) share
+//     its K/V tiles. blockIdx.y splits the keys when there are too few row tiles to fill the
+//     GPU (split-KV decoding). Per tile of 32 keys, K and V go through shared memory as f32;
+//     each warp owns 8 rows, a lane scores key `lane` against them, online softmax keeps a
+//     running max and lane-partial sums, and a lane accumulates value columns lane + 32·c
+//     (c < COLS, so value_dim <= 32·COLS <= 256; head_dim <= 256 by the host's check).
+//     Tiles are loaded by the whole block, each thread issuing a batch of independent loads
+//     (16-byte vectors where the layout allows) before storing them.
+//     Nothing of size keys x queries is materialised. With one split the block writes the
+//     output; otherwise it writes unnormalised partials (o, max, sum) and
+//     tl_attention_combine merges the splits in split order. The dynamic shared memory is
+//     4·(32·ldq + 32·ldk + 32·ldv + 32·32) bytes (above 48 KiB the host raises the limit).
+
+#define ROW_THREADS 256
+#define NEG_INF __int_as_float(0xff800000)
+
+__device__ __forceinline__ i64 imin(i64 a, i64 b) { return a < b ? a : b; }
+__device__ __forceinline__ i64 imax(i64 a, i64 b) { return a > b ? a : b; }
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Sum (max) over a row group: one warp, or the whole block through `scratch` (32 floats).
+// Every thread of the group gets the same value. Block groups must call it uniformly.
+__device__ __forceinline__ float group_sum(float v, int group, float* scratch) {
+    v = warp_sum(v);
+    if (group == 32) return v;
+    __syncthreads();  // readers of the previous reduction are done with scratch
+    if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float total = scratch[0];
+    for (int w = 1; w < group / 32; ++w) total += scratch[w];
+    return total;
+}
+
+__device__ __forceinline__ float group_max(float v, int group, float* scratch) {
+    v = warp_max(v);
+    if (group == 32) return v;
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float best = scratch[0];
+    for (int w = 1; w < group / 32; ++w) best = fmaxf(best, scratch[w]);
+    return best;
+}
+
+// The rows a thread's group handles: first, step, and the thread's lane in the group.
+struct RowGroup {
+    i64 first;
+    i64 step;
+    int lane;
+};
+
+__device__ __forceinline__ RowGroup row_group(int group) {
+    int per_block = blockDim.x / group;
+    RowGroup g;
+    g.lane = threadIdx.x % group;
+    g.first = (i64)blockIdx.x * per_block + threadIdx.x / group;
+    g.step = (i64)gridDim.x * per_block;
+    return g;
+}
+
+// The value a dtype stores for v, back as f32 (AddRmsNorm normalises the stored sum).
+__device__ __forceinline__ float round_to(int dt, float v) {
+    if (dt == TL_F16) return f16_to_f32(f32_to_f16(v));
+    if (dt == TL_BF16) return bf16_to_f32(f32_to_bf16(v));
+    return v;
+}
+
+// ---- softmax / log_softmax: max, sum of exp(x - max), then the outputs ----
+extern "C" __global__ void tl_softmax(int log_mode, Strided x_rows, i64 x_step, const void* x,
+                                      Strided y_rows, i64 y_step, void* y, int dt, i64 rows, i64 d,
+                                      int group) {
+    __shared__ float scratch[32];
+    RowGroup g = row_group(group);
+    for (i64 row = g.first; row < rows; row += g.step) {
+        i64 xb = strided_offset(x_rows, row), yb = strided_offset(y_rows, row);
+        float m = NEG_INF;
+        for (i64 j = g.lane; j < d; j += group) m = fmaxf(m, load_f(x, dt, xb + j * x_step));
+        m = group_max(m, group, scratch);
+        float s = 0.0f;
+        for (i64 j = g.lane; j < d; j += group) s += expf(load_f(x, dt, xb + j * x_step) - m);
+        s = group_sum(s, group, scratch);
+        if (log_mode) {
+            float log_s = logf(s);
+            for (i64 j = g.lane; j < d; j += group) {
+                store_f(y, dt, yb + j * y_step, (load_f(x, dt, xb + j * x_step) - m) - log_s);
+            }
+        } else {
+            float inv = 1.0f / s;
+            for (i64 j = g.lane; j < d; j += group) {
+                store_f(y, dt, yb + j * y_step, expf(load_f(x, dt, xb + j * x_step) - m) * inv);
+            }
+        }
+    }
+}
+
+// ---- rms_norm: x / sqrt(mean(x²) + eps) · w, the scale computed in f64 ----
+extern "C" __global__ void tl_rms_norm(Strided x_rows, i64 x_step, const void* x, const void* w,
+                                       i64 w_offset, i64 w_step, void* y, int dt, i64 rows, i64 d,
+                                       double eps, int group) {
+    __shared__ float scratch[32];
+    RowGroup g = row_group(group);
+    for (i64 row = g.first; row < rows; row += g.step) {
+        i64 xb = strided_offset(x_rows, row);
+        float ss = 0.0f;
+        for (i64 j = g.lane; j < d; j += group) {
+            float v = load_f(x, dt, xb + j * x_step);
+            ss += v * v;
+        }
+        ss = group_sum(ss, group, scratch);
+        float scale = (float)(1.0 / sqrt((double)ss / (double)d + eps));
+        for (i64 j = g.lane; j < d; j += group) {
+            float v = load_f(x, dt, xb + j * x_step);
+            store_f(y, dt, row * d + j, v * scale * load_f(w, dt, w_offset + j * w_step));
+        }
+    }
+}
+
+// ---- add_rms_norm: sum = x + residual (stored), then rms_norm of the stored sum ----
+extern "C" __global__ void tl_add_rms_norm(Strided x_rows, i64 x_step, const void* x,
+                                           Strided r_rows, i64 r_step, const void* residual,
+                                           const void* w, i64 w_offset, i64 w_step, void* sum,
+                                           void* y, int dt, i64 rows, i64 d, double eps, int group) {
+    __shared__ float scratch[32];
+    RowGroup g = row_group(group);
+    for (i64 row = g.first; row < rows; row += g.step) {
+        i64 xb = strided_offset(x_rows, row), rb = strided_offset(r_rows, row);
+        float ss = 0.0f;
+        for (i64 j = g.lane; j < d; j += group) {
+            float v = round_to(dt, load_f(x, dt, xb + j * x_step) + load_f(residual, dt, rb + j * r_step));
+            store_f(sum, dt, row * d + j, v);
+            ss += v * v;
+        }
+        ss = group_sum(ss, group, scratch);
+        float scale = (float)(1.0 / sqrt((double)ss / (double)d + eps));
+        // Each thread reads back only the sums it stored itself.
+        for (i64 j = g.lane; j < d; j += group) {
+            float v = load_f(sum, dt, row * d + j);
+            store_f(y, dt, row * d + j, v * scale * load_f(w, dt, w_offset + j * w_step));
+        }
+    }
+}
+
+// ---- layer_norm: two passes (mean, then the variance of the centred row) ----
+extern "C" __global__ void tl_layer_norm(Strided x_rows, i64 x_step, const void* x, const void* w,
+                                         i64 w_offset, i64 w_step, const void* bias, i64 b_offset,
+                                         i64 b_step, void* y, int dt, i64 rows, i64 d, double eps,
+                                         int group) {
+    __shared__ float scratch[32];
+    RowGroup g = row_group(group);
+    for (i64 row = g.first; row < rows; row += g.step) {
+        i64 xb = strided_offset(x_rows, row);
+        float s = 0.0f;
+        for (i64 j = g.lane; j < d; j += group) s += load_f(x, dt, xb + j * x_step);
+        float mean = group_sum(s, group, scratch) / (float)d;
+        float ss = 0.0f;
+        for (i64 j = g.lane; j < d; j += group) {
+            float c = load_f(x, dt, xb + j * x_step) - mean;
+            ss += c * c;
+        }
+        ss = group_sum(ss, group, scratch);
+        float scale = (float)(1.0 / sqrt((double)ss / (double)d + eps));
+        for (i64 j = g.lane; j < d; j += group) {
+            float c = load_f(x, dt, xb + j * x_step) - mean;
+            store_f(y, dt, row * d + j,
+                    c * scale * load_f(w, dt, w_offset + j * w_step) + load_f(bias, dt, b_offset + j * b_step));
+        }
+    }
+}
+
+// ---- rope: pairs (i, i + d/2) or (2i, 2i + 1) rotated by pos·scale·base^(−2i/d) ----
+#define ROPE_CHUNK 256
+
+extern "C" __global__ void tl_rope(int interleaved, Strided x_rows, i64 head_step, i64 dim_step,
+                                   const void* x, const void* pos, int pdt, i64 pos_offset,
+                                   i64 pos_step, void* y, int dt, i64 rows, i64 seq, i64 heads,
+                                   i64 head_dim, double base, double position_scale) {
+    // Angles in f64: positions reach the tens of thousands, where an f32 angle is off by
+    // ~1e-3 rad; cos and sin are then rounded to f32 once, as on the CPU backend.
+    __shared__ float cos_s[ROPE_CHUNK];
+    __shared__ float sin_s[ROPE_CHUNK];
+    i64 half = head_dim / 2;
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        i64 s = r % seq;
+        double scaled = (double)load_i(pos, pdt, pos_offset + s * pos_step) * position_scale;
+        i64 xb = strided_offset(x_rows, r);
+        for (i64 c0 = 0; c0 < half; c0 += ROPE_CHUNK) {
+            i64 chunk = imin(ROPE_CHUNK, half - c0);
+            __syncthreads();  // the previous chunk's readers are done
+            for (i64 t = threadIdx.x; t < chunk; t += blockDim.x) {
+                double inverse_frequency = pow(base, -2.0 * (double)(c0 + t) / (double)head_dim);
+                double sin_a, cos_a;
+                sincos(scaled * inverse_frequency, &sin_a, &cos_a);
+                cos_s[t] = (float)cos_a;
+                sin_s[t] = (float)sin_a;
+            }
+            __syncthreads();
+            for (i64 q = threadIdx.x; q < heads * chunk; q += blockDim.x) {
+                i64 h = q / chunk, t = q % chunk, i = c0 + t;
+                i64 first = interleaved ? 2 * i : i;
+                i64 second = interleaved ? 2 * i + 1 : i + half;
+                i64 xh = xb + h * head_step;
+                float a = load_f(x, dt, xh + first * dim_step);
+                float b = load_f(x, dt, xh + second * dim_step);
+                float c = cos_s[t], sn = sin_s[t];
+                i64 yh = (r * heads + h) * head_dim;
+                store_f(y, dt, yh + first, a * c - b * sn);
+                store_f(y, dt, yh + second, a * sn + b * c);
+            }
+        }
+    }
+}
+
+// ---- swiglu: silu(gate) · up ----
+extern "C" __global__ void tl_swiglu(Strided gate_view, Strided up_view, const void* gate,
+                                     const void* up, void* y, int dt, i64 n) {
+    TL_GRID_LOOP(i, n) {
+        float g = load_f(gate, dt, strided_offset(gate_view, i));
+        float u = load_f(up, dt, strided_offset(up_view, i));
+        store_f(y, dt, i, g / (1.0f + expf(-g)) * u);
+    }
+}
+
+// ---- attention ----
+#define ATT_BR 32     // rows (query head, query) per block
+#define ATT_BC 32     // keys per tile: one per lane
+#define ATT_WARPS 4
+#define ATT_ROWS 8    // rows per warp
+
+// Mirrors `AttentionGeometry` in src/ops/nn.rs.
+struct AttentionGeometry {
+    i64 q_offset, k_offset, v_offset;
+    i64 q_strides[4];
+    i64 k_strides[4];
+    i64 v_strides[4];
+    i64 q_heads, kv_heads, q_len, kv_len, head_dim, value_dim;
+    i64 group;      // q_heads / kv_heads
+    i64 rows;       // group · q_len rows per (batch, kv head)
+    i64 row_tiles;  // ceil(rows / ATT_BR)
+    i64 split_len;  // keys per split (a multiple of ATT_BC)
+    i64 out_rows;   // batch · q_heads · q_len
+    int causal;
+    int dt;
+    float scale;
+    int ldq, ldk, ldv;  // shared-memory row lengths in floats, multiples of 4
+    // 1 when rows of q / k / v are dense runs of 16-byte vectors: last stride 1, the dim a
+    // multiple of 16 / element size, and the offset and other strides multiples of it too.
+    int q_vec, k_vec, v_vec;
+};
+
+// One past the last key query `i` sees.
+__device__ __forceinline__ i64 visible_end(const AttentionGeometry& g, i64 i) {
+    return g.causal ? g.kv_len - g.q_len + i + 1 : g.kv_len;
+}
+
+// Loads `rows` rows of `dim` elements into shared memory as f32 rows of `ld` floats:
+// columns dim..width are zero, and so are rows whose `row_base` is negative (absent). Each
+// thread first issues a batch of independent global loads into registers, then stores them,
+// so a tile costs about one memory latency instead of one per element. `vec` rows are read
+// as 16-byte vectors (then width == dim).
+#define LOAD_BATCH 8
+
+template <typename RowBase>
+__device__ __forceinline__ void load_rows(float* dst, int ld, int rows, int dim, int width,
+                                          const void* src, int dt, i64 col_step, int vec,
+                                          RowBase row_base) {
+    const int tid = threadIdx.x, threads = blockDim.x;
+    if (vec) {
+        const int per_vec = dt == TL_F32 ? 4 : 8;
+        const int per_row = dim / per_vec;
+        const int total = rows * per_row;
+        for (int first = 0; first < total; first += threads * LOAD_BATCH) {
+            uint4 raw[LOAD_BATCH];
+#pragma unroll
+            for (int u = 0; u < LOAD_BATCH; ++u) {
+                int e = first + tid + threads * u;
+                raw[u] = make_uint4(0u, 0u, 0u, 0u);
+                if (e < total) {
+                    i64 base = row_base(e / per_row);
+                    if (base >= 0) raw[u] = ((const uint4*)src)[base / per_vec + e % per_row];
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < LOAD_BATCH; ++u) {
+                int e = first + tid + threads * u;
+                if (e >= total) break;
+                float* d = dst + (e / per_row) * ld + (e % per_row) * per_vec;
+                if (dt == TL_F32) {
+                    *(float4*)d = make_float4(__uint_as_float(raw[u].x), __uint_as_float(raw[u].y),
+                                              __uint_as_float(raw[u].z), __uint_as_float(raw[u].w));
+                } else {
+                    unsigned int w[4] = {raw[u].x, raw[u].y, raw[u].z, raw[u].w};
+                    float f[8];
+#pragma unroll
+                    for (int h = 0; h < 4; ++h) {
+                        unsigned short lo = (unsigned short)(w[h] & 0xffffu), hi = (unsigned short)(w[h] >> 16);
+                        f[2 * h] = dt == TL_F16 ? f16_to_f32(lo) : bf16_to_f32(lo);
+                        f[2 * h + 1] = dt == TL_F16 ? f16_to_f32(hi) : bf16_to_f32(hi);
+                    }
+                    *(float4*)d = make_float4(f[0], f[1], f[2], f[3]);
+                    *(float4*)(d + 4) = make_float4(f[4], f[5], f[6], f[7]);
+                }
+            }
+        }
+        return;
+    }
+    const int total = rows * width;
+    for (int first = 0; first < total; first += threads * LOAD_BATCH) {
+        float v[LOAD_BATCH];
+#pragma unroll
+        for (int u = 0; u < LOAD_BATCH; ++u) {
+            int e = first + tid + threads * u;
+            v[u] = 0.0f;
+            if (e < total) {
+                int c = e % width;
+                i64 base = row_base(e / width);
+                if (base >= 0 && c < dim) v[u] = load_f(src, dt, base + c * col_step);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < LOAD_BATCH; ++u) {
+            int e = first + tid + threads * u;
+            if (e >= total) break;
+            dst[(e / width) * ld + e % width] = v[u];
+        }
+    }
+}
+
+extern __shared__ float4 attention_smem[];
+
+template <int COLS>
+__device__ __forceinline__ void attention_block(const AttentionGeometry& g, const void* q,
+                                                const void* k, const void* v, void* out,
+                                                float* part_o, float* part_ml) {
+    float* qs = (float*)attention_smem;  // [ATT_BR][ldq]
+    float* ks = qs + ATT_BR * g.ldq;      // [ATT_BC][ldk]
+    float* vs = ks + ATT_BC * g.ldk;      // [ATT_BC][ldv]
+    float* ps = vs + ATT_BC * g.ldv;      // [ATT_BR][ATT_BC]
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const i64 tile = blockIdx.x % g.row_tiles, batch_kv = blockIdx.x / g.row_tiles;
+    const i64 kv_head = batch_kv % g.kv_heads, b = batch_kv / g.kv_heads;
+    const i64 row0 = tile * ATT_BR;
+    const i64 split = blockIdx.y;
+    const i64 key_begin = split * g.split_len;
+    const i64 key_end = imin(g.kv_len, key_begin + g.split_len);
+    const int dpad = ((int)g.head_dim + 3) & ~3;
+
+    // Keys any row of the block sees (causal rows see a prefix).
+    i64 block_end = key_begin;
+    for (int rr = 0; rr < ATT_BR; ++rr) {
+        i64 r = row0 + rr;
+        if (r < g.rows) block_end = imax(block_end, imin(key_end, visible_end(g, r % g.q_len)));
+    }
+
+    // The query tile, zero beyond head_dim and beyond the last row.
+    load_rows(qs, g.ldq, ATT_BR, (int)g.head_dim, dpad, q, g.dt, g.q_strides[3], g.q_vec,
+              [&](int rr) -> i64 {
+                  i64 r = row0 + rr;
+                  if (r >= g.rows) return -1;
+                  i64 h = kv_head * g.group + r / g.q_len, i = r % g.q_len;
+                  return g.q_offset + b * g.q_strides[0] + h * g.q_strides[1] + i * g.q_strides[2];
+              });
+
+    // This warp's rows: where each one's visible keys end inside this split.
+    i64 row_end[ATT_ROWS];
+#pragma unroll
+    for (int t = 0; t < ATT_ROWS; ++t) {
+        i64 r = row0 + warp * ATT_ROWS + t;
+        row_end[t] = r < g.rows ? imin(key_end, visible_end(g, r % g.q_len)) : key_begin;
+    }
+    const bool warp_active = row0 + warp * ATT_ROWS < g.rows;
+
+    float m[ATT_ROWS], l[ATT_ROWS], o[ATT_ROWS][COLS];
+#pragma unroll
+    for (int t = 0; t < ATT_ROWS; ++t) {
+        m[t] = NEG_INF;
+        l[t] = 0.0f;
+#pragma unroll
+        for (int c = 0; c < COLS; ++c) o[t][c] = 0.0f;
+    }
+
+    const float* q_warp = qs + warp * ATT_ROWS * g.ldq;
+    float* p_warp = ps + warp * ATT_ROWS * ATT_BC;
+    for (i64 t0 = key_begin; t0 < block_end; t0 += ATT_BC) {
+        __syncthreads();  // every warp is done with the previous K/V tile
+        // Keys past the end are zero rows: their weight is 0, and 0·NaN would not be.
+        const i64 k_head = g.k_offset + b * g.k_strides[0] + kv_head * g.k_strides[1];
+        load_rows(ks, g.ldk, ATT_BC, (int)g.head_dim, dpad, k, g.dt, g.k_strides[3], g.k_vec,
+                  [&](int j) -> i64 { return t0 + j < block_end ? k_head + (t0 + j) * g.k_strides[2] : -1; });
+        const i64 v_head = g.v_offset + b * g.v_strides[0] + kv_head * g.v_strides[1];
+        load_rows(vs, g.ldv, ATT_BC, (int)g.value_dim, (int)g.value_dim, v, g.dt, g.v_strides[3], g.v_vec,
+                  [&](int j) -> i64 { return t0 + j < block_end ? v_head + (t0 + j) * g.v_strides[2] : -1; });
+        __syncthreads();
+        if (!warp_active) continue;
+
+        // Scores of key t0 + lane against the warp's rows.
+        float s[ATT_ROWS];
+#pragma unroll
+        for (int t = 0; t < ATT_ROWS; ++t) s[t] = 0.0f;
+        const float4* k_row = (const float4*)(ks + lane * g.ldk);
+        for (int c4 = 0; c4 < dpad / 4; ++c4) {
+            float4 kk = k_row[c4];
+#pragma unroll
+            for (int t = 0; t < ATT_ROWS; ++t) {
+                float4 qq = ((const float4*)(q_warp + t * g.ldq))[c4];
+                s[t] += qq.x * kk.x + qq.y * kk.y + qq.z * kk.z + qq.w * kk.w;
+            }
+        }
+        const i64 key = t0 + lane;
+#pragma unroll
+        for (int t = 0; t < ATT_ROWS; ++t) {
+            float x = key < row_end[t] ? s[t] * g.scale : NEG_INF;
+            float m_new = fmaxf(m[t], warp_max(x));
+            float p = 0.0f, alpha = 1.0f;
+            if (m_new != NEG_INF) {  // otherwise no key of this row is seen yet
+                p = expf(x - m_new);
+                alpha = expf(m[t] - m_new);
+            }
+            l[t] = l[t] * alpha + p;
+#pragma unroll
+            for (int c = 0; c < COLS; ++c) o[t][c] *= alpha;
+            m[t] = m_new;
+            p_warp[t * ATT_BC + lane] = p;
+        }
+        __syncwarp();
+
+        // o += p · V over the tile's keys.
+        for (int j4 = 0; j4 < ATT_BC / 4; ++j4) {
+            float4 pp[ATT_ROWS];
+#pragma unroll
+            for (int t = 0; t < ATT_ROWS; ++t) pp[t] = ((const float4*)(p_warp + t * ATT_BC))[j4];
+#pragma unroll
+            for (int jj = 0; jj < 4; ++jj) {
+                const float* v_row = vs + (j4 * 4 + jj) * g.ldv;
+#pragma unroll
+                for (int c = 0; c < COLS; ++c) {
+                    int col = lane + 32 * c;
+                    float vv = col < g.value_dim ? v_row[col] : 0.0f;
+#pragma unroll
+                    for (int t = 0; t < ATT_ROWS; ++t) {
+                        float pt = jj == 0 ? pp[t].x : (jj == 1 ? pp[t].y : (jj == 2 ? pp[t].z : pp[t].w));
+                        o[t][c] += pt * vv;
+                    }
+                }
+            }
+        }
+        __syncwarp();  // p_warp is rewritten by the next tile
+    }
+
+#pragma unroll
+    for (int t = 0; t < ATT_ROWS; ++t) {
+        float total = warp_sum(l[t]);
+        i64 r = row0 + warp * ATT_ROWS + t;
+        if (r >= g.rows) continue;
+        i64 h = kv_head * g.group + r / g.q_len, i = r % g.q_len;
+        i64 out_row = (b * g.q_heads + h) * g.q_len + i;
+        if (gridDim.y == 1) {
+            float inv = 1.0f / total;
+#pragma unroll
+            for (int c = 0; c < COLS; ++c) {
+                int col = lane + 32 * c;
+                if (col < g.value_dim) store_f(out, g.dt, out_row * g.value_dim + col, o[t][c] * inv);
+            }
+        } else {
+            i64 slot = split * g.out_rows + out_row;
+#pragma unroll
+            for (int c = 0; c < COLS; ++c) {
+                int col = lane + 32 * c;
+                if (col < g.value_dim) part_o[slot * g.value_dim + col] = o[t][c];
+            }
+            if (lane == 0) {
+                part_ml[slot * 2] = m[t];
+                part_ml[slot * 2 + 1] = total;
+            }
+        }
+    }
+}
+
+#define TL_ATTENTION(COLS)                                                                       \
+    extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32) tl_attention_##COLS(           \
+        AttentionGeometry g, const void* q, const void* k, const void* v, void* out,            \
+        float* part_o, float* part_ml) {                                                         \
+        attention_block<COLS>(g, q, k, v, out, part_o, part_ml);                                 \
+    }
+
+TL_ATTENTION(1)
+TL_ATTENTION(2)
+TL_ATTENTION(4)
+TL_ATTENTION(8)
+
+// Merges the splits of each output element in split order: weights exp(m_s − max_s m_s).
+extern "C" __global__ void tl_attention_combine(const float* part_o, const float* part_ml, void* out,
+                                                int dt, i64 out_rows, i64 value_dim, i64 splits) {
+    TL_GRID_LOOP(e, out_rows * value_dim) {
+        i64 row = e / value_dim, col = e % value_dim;
+        float best = NEG_INF;
+        for (i64 s = 0; s < splits; ++s) best = fmaxf(best, part_ml[(s * out_rows + row) * 2]);
+        float total = 0.0f, acc = 0.0f;
+        for (i64 s = 0; s < splits; ++s) {
+            i64 slot = s * out_rows + row;
+            float m = part_ml[slot * 2];
+            if (m == NEG_INF) continue;  // this split holds no key the row sees
+            float w = expf(m - best);
+            total += part_ml[slot * 2 + 1] * w;
+            acc += part_o[slot * value_dim + col] * w;
+        }
+        store_f(out, dt, e, acc * (1.0f / total));
+    }
+}

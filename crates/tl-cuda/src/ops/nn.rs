@@ -1,0 +1,497 @@
+//! Launchers: softmax / log_softmax (any axis), rms_norm, add_rms_norm, layer_norm, rope,
+//! swiglu and flash attention (split over the keys when there are few query tiles).
+
+use cudarc::driver::sys::CUfunction_attribute;
+use cudarc::driver::{DeviceRepr, LaunchConfig};
+use tl_tensor::{Layout, Op, Result, RopeStyle, Tensor, TensorError};
+
+use crate::backend::CudaBackend;
+use crate::buffer::CudaBuffer;
+use crate::launch::{base_address, dense_address, dtype_code, grid, StridedArg};
+
+const FILE: &str = "nn.cu";
+
+/// Threads of a row-op block (`ROW_THREADS` in kernels/nn.cu).
+const ROW_THREADS: u32 = 256;
+
+/// Rows up to this long are handled by one warp; longer rows by a whole block.
+const MAX_WARP_ROW: usize = 1024;
+
+/// Query rows and keys of an attention tile, and its threads (kernels/nn.cu `ATT_*`).
+const ATTENTION_ROWS: usize = 32;
+const ATTENTION_KEYS: usize = 32;
+const ATTENTION_THREADS: u32 = 128;
+
+/// Largest head_dim and value_dim the attention kernel takes (32 value columns a lane).
+const MAX_HEAD_DIM: usize = 256;
+
+/// A split of the keys covers at least this many, so partials stay few.
+const MIN_KEYS_PER_SPLIT: usize = 128;
+
+/// Dynamic shared memory a kernel may use without opting in.
+const DEFAULT_SHARED_BYTES: usize = 48 * 1024;
+
+pub(crate) fn run(
+    backend: &CudaBackend,
+    op: &Op,
+    inputs: &[&Tensor],
+    outputs: &[&Tensor],
+) -> Result<()> {
+    let output = outputs[0];
+    if output.numel() == 0 {
+        return Ok(());
+    }
+    match op {
+        Op::Softmax { axis } => softmax(backend, false, *axis, inputs[0], output),
+        Op::LogSoftmax { axis } => softmax(backend, true, *axis, inputs[0], output),
+        Op::RmsNorm { eps } => rms_norm(backend, *eps, inputs, output),
+        Op::AddRmsNorm { eps } => add_rms_norm(backend, *eps, inputs, outputs[0], outputs[1]),
+        Op::LayerNorm { eps } => layer_norm(backend, *eps, inputs, output),
+        Op::Rope {
+            style,
+            base,
+            position_scale,
+        } => rope(backend, *style, *base, *position_scale, inputs, output),
+        Op::SwiGlu => swiglu(backend, inputs, output),
+        Op::Attention { causal, scale } => attention(backend, *causal, *scale, inputs, output),
+        _ => unreachable!("nn::run got {}", op.name()),
+    }
+}
+
+/// A view split into the start of each row (every axis but the last, with the view's offset)
+/// and the element stride along the last axis.
+fn row_view(op: &str, layout: &Layout) -> Result<(StridedArg, i64)> {
+    let rank = layout.rank();
+    let rows = Layout::from_parts(
+        layout.shape()[..rank - 1].to_vec(),
+        layout.strides()[..rank - 1].to_vec(),
+        layout.offset(),
+    )?;
+    Ok((
+        StridedArg::new(op, &rows)?,
+        layout.strides()[rank - 1] as i64,
+    ))
+}
+
+/// `(offset, stride)` of a 1-D parameter view.
+fn vector_view(layout: &Layout) -> (i64, i64) {
+    (layout.offset() as i64, layout.strides()[0] as i64)
+}
+
+/// Launch shape of a row op: threads per row (a warp or the block) and blocks.
+fn row_launch(backend: &CudaBackend, rows: usize, len: usize) -> (i32, LaunchConfig) {
+    let group = if len <= MAX_WARP_ROW { 32 } else { ROW_THREADS };
+    let rows_per_block = (ROW_THREADS / group) as usize;
+    let blocks = rows
+        .div_ceil(rows_per_block)
+        .clamp(1, backend.max_blocks() as usize * 4);
+    let config = LaunchConfig {
+        grid_dim: (blocks as u32, 1, 1),
+        block_dim: (ROW_THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    (group as i32, config)
+}
+
+fn softmax(
+    backend: &CudaBackend,
+    log: bool,
+    axis: usize,
+    input: &Tensor,
+    output: &Tensor,
+) -> Result<()> {
+    let rank = input.rank();
+    // The softmax axis last, for the input and for the dense output alike.
+    let dims: Vec<usize> = (0..rank)
+        .filter(|&a| a != axis)
+        .chain(std::iter::once(axis))
+        .collect();
+    let (x_rows, x_step) = row_view("softmax", &input.layout().permute(&dims)?)?;
+    let (y_rows, y_step) = row_view(
+        "softmax",
+        &Layout::contiguous(output.shape()).permute(&dims)?,
+    )?;
+    let d = input.shape()[axis];
+    let rows = input.numel() / d;
+    let (group, config) = row_launch(backend, rows, d);
+    let (x, y, dt) = (
+        base_address(input)?,
+        dense_address(output)?,
+        dtype_code(input.dtype()),
+    );
+    let (log_mode, rows, d) = (i32::from(log), rows as i64, d as i64);
+    let f = backend.function(FILE, "tl_softmax")?;
+    launch!(
+        backend, f, config, &log_mode, &x_rows, &x_step, &x, &y_rows, &y_step, &y, &dt, &rows, &d,
+        &group
+    )
+}
+
+fn rms_norm(backend: &CudaBackend, eps: f64, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
+    let (x, weight) = (inputs[0], inputs[1]);
+    let (x_rows, x_step) = row_view("rms_norm", x.layout())?;
+    let (w_offset, w_step) = vector_view(weight.layout());
+    let d = x.shape()[x.rank() - 1];
+    let rows = x.numel() / d;
+    let (group, config) = row_launch(backend, rows, d);
+    let (xp, wp, y, dt) = (
+        base_address(x)?,
+        base_address(weight)?,
+        dense_address(output)?,
+        dtype_code(x.dtype()),
+    );
+    let (rows, d) = (rows as i64, d as i64);
+    let f = backend.function(FILE, "tl_rms_norm")?;
+    launch!(
+        backend, f, config, &x_rows, &x_step, &xp, &wp, &w_offset, &w_step, &y, &dt, &rows, &d,
+        &eps, &group
+    )
+}
+
+fn add_rms_norm(
+    backend: &CudaBackend,
+    eps: f64,
+    inputs: &[&Tensor],
+    sum: &Tensor,
+    normed: &Tensor,
+) -> Result<()> {
+    let (x, residual, weight) = (inputs[0], inputs[1], inputs[2]);
+    let (x_rows, x_step) = row_view("add_rms_norm", x.layout())?;
+    let (r_rows, r_step) = row_view("add_rms_norm", residual.layout())?;
+    let (w_offset, w_step) = vector_view(weight.layout());
+    let d = x.shape()[x.rank() - 1];
+    let rows = x.numel() / d;
+    let (group, config) = row_launch(backend, rows, d);
+    let (xp, rp, wp) = (
+        base_address(x)?,
+        base_address(residual)?,
+        base_address(weight)?,
+    );
+    let (sp, y, dt) = (
+        dense_address(sum)?,
+        dense_address(normed)?,
+        dtype_code(x.dtype()),
+    );
+    let (rows, d) = (rows as i64, d as i64);
+    let f = backend.function(FILE, "tl_add_rms_norm")?;
+    launch!(
+        backend, f, config, &x_rows, &x_step, &xp, &r_rows, &r_step, &rp, &wp, &w_offset, &w_step,
+        &sp, &y, &dt, &rows, &d, &eps, &group
+    )
+}
+
+fn layer_norm(backend: &CudaBackend, eps: f64, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
+    let (x, weight, bias) = (inputs[0], inputs[1], inputs[2]);
+    let (x_rows, x_step) = row_view("layer_norm", x.layout())?;
+    let (w_offset, w_step) = vector_view(weight.layout());
+    let (b_offset, b_step) = vector_view(bias.layout());
+    let d = x.shape()[x.rank() - 1];
+    let rows = x.numel() / d;
+    let (group, config) = row_launch(backend, rows, d);
+    let (xp, wp, bp) = (base_address(x)?, base_address(weight)?, base_address(bias)?);
+    let (y, dt) = (dense_address(output)?, dtype_code(x.dtype()));
+    let (rows, d) = (rows as i64, d as i64);
+    let f = backend.function(FILE, "tl_layer_norm")?;
+    launch!(
+        backend, f, config, &x_rows, &x_step, &xp, &wp, &w_offset, &w_step, &bp, &b_offset,
+        &b_step, &y, &dt, &rows, &d, &eps, &group
+    )
+}
+
+fn rope(
+    backend: &CudaBackend,
+    style: RopeStyle,
+    base: f64,
+    position_scale: f64,
+    inputs: &[&Tensor],
+    output: &Tensor,
+) -> Result<()> {
+    let (x, positions) = (inputs[0], inputs[1]);
+    let layout = x.layout();
+    let rank = layout.rank();
+    let (seq, heads, head_dim) = (
+        layout.shape()[rank - 3],
+        layout.shape()[rank - 2],
+        layout.shape()[rank - 1],
+    );
+    // One block per row of the leading axes and seq; heads and head_dim are walked inside.
+    let x_rows = StridedArg::new(
+        "rope",
+        &Layout::from_parts(
+            layout.shape()[..rank - 2].to_vec(),
+            layout.strides()[..rank - 2].to_vec(),
+            layout.offset(),
+        )?,
+    )?;
+    let (head_step, dim_step) = (
+        layout.strides()[rank - 2] as i64,
+        layout.strides()[rank - 1] as i64,
+    );
+    let (pos_offset, pos_step) = vector_view(positions.layout());
+    let rows = x.numel() / (heads * head_dim);
+    let config = LaunchConfig {
+        grid_dim: (rows.min(backend.max_blocks() as usize * 4) as u32, 1, 1),
+        block_dim: (ROW_THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let interleaved = i32::from(style == RopeStyle::Interleaved);
+    let (xp, pp, pdt) = (
+        base_address(x)?,
+        base_address(positions)?,
+        dtype_code(positions.dtype()),
+    );
+    let (y, dt) = (dense_address(output)?, dtype_code(x.dtype()));
+    let (rows, seq, heads, head_dim) = (rows as i64, seq as i64, heads as i64, head_dim as i64);
+    let f = backend.function(FILE, "tl_rope")?;
+    launch!(
+        backend,
+        f,
+        config,
+        &interleaved,
+        &x_rows,
+        &head_step,
+        &dim_step,
+        &xp,
+        &pp,
+        &pdt,
+        &pos_offset,
+        &pos_step,
+        &y,
+        &dt,
+        &rows,
+        &seq,
+        &heads,
+        &head_dim,
+        &base,
+        &position_scale
+    )
+}
+
+fn swiglu(backend: &CudaBackend, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
+    let (gate, up) = (inputs[0], inputs[1]);
+    let gate_view = StridedArg::new("swiglu", gate.layout())?;
+    let up_view = StridedArg::new("swiglu", up.layout())?;
+    let (gp, up_p, y) = (
+        base_address(gate)?,
+        base_address(up)?,
+        dense_address(output)?,
+    );
+    let (dt, n) = (dtype_code(output.dtype()), output.numel() as i64);
+    let f = backend.function(FILE, "tl_swiglu")?;
+    launch!(
+        backend,
+        f,
+        grid(output.numel(), backend.max_blocks()),
+        &gate_view,
+        &up_view,
+        &gp,
+        &up_p,
+        &y,
+        &dt,
+        &n
+    )
+}
+
+/// Mirrors `struct AttentionGeometry` in kernels/nn.cu.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+struct AttentionGeometry {
+    q_offset: i64,
+    k_offset: i64,
+    v_offset: i64,
+    q_strides: [i64; 4],
+    k_strides: [i64; 4],
+    v_strides: [i64; 4],
+    q_heads: i64,
+    kv_heads: i64,
+    q_len: i64,
+    kv_len: i64,
+    head_dim: i64,
+    value_dim: i64,
+    group: i64,
+    rows: i64,
+    row_tiles: i64,
+    split_len: i64,
+    out_rows: i64,
+    causal: i32,
+    dt: i32,
+    scale: f32,
+    ldq: i32,
+    ldk: i32,
+    ldv: i32,
+    q_vec: i32,
+    k_vec: i32,
+    v_vec: i32,
+}
+
+// SAFETY: a plain #[repr(C)] struct of integers and floats, laid out as the C struct it
+// mirrors.
+unsafe impl DeviceRepr for AttentionGeometry {}
+
+fn strides4(layout: &Layout) -> [i64; 4] {
+    let s = layout.strides();
+    [s[0] as i64, s[1] as i64, s[2] as i64, s[3] as i64]
+}
+
+/// 1 when every row `[.., .., .., dim]` of `tensor` is a dense run of whole 16-byte vectors
+/// (buffer bases are at least 256-byte aligned, so element offsets decide).
+fn vector_rows(tensor: &Tensor) -> i32 {
+    let per_vector = 16 / tensor.dtype().block_bytes();
+    let layout = tensor.layout();
+    let strides = layout.strides();
+    i32::from(
+        strides[3] == 1
+            && layout.shape()[3].is_multiple_of(per_vector)
+            && layout.offset().is_multiple_of(per_vector)
+            && strides[..3].iter().all(|s| s.is_multiple_of(per_vector)),
+    )
+}
+
+fn attention(
+    backend: &CudaBackend,
+    causal: bool,
+    scale: f64,
+    inputs: &[&Tensor],
+    output: &Tensor,
+) -> Result<()> {
+    let (q, k, v) = (inputs[0], inputs[1], inputs[2]);
+    let (batch, q_heads, q_len, head_dim) =
+        (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
+    let (kv_heads, kv_len, value_dim) = (k.shape()[1], k.shape()[2], v.shape()[3]);
+    if head_dim > MAX_HEAD_DIM || value_dim > MAX_HEAD_DIM {
+        return Err(TensorError::bad_shape(
+            "attention",
+            &[batch, q_heads, q_len, head_dim.max(value_dim)],
+            format!("the CUDA backend supports head_dim and value_dim up to {MAX_HEAD_DIM}"),
+        ));
+    }
+    let group = q_heads / kv_heads;
+    let rows = group * q_len;
+    let row_tiles = rows.div_ceil(ATTENTION_ROWS);
+    let blocks = batch * kv_heads * row_tiles;
+    // Too few query tiles to fill the GPU (decoding): split the keys across blocks too.
+    let wanted = backend.sm_count as usize * 2;
+    let splits = if blocks >= wanted {
+        1
+    } else {
+        wanted
+            .div_ceil(blocks)
+            .min(kv_len / MIN_KEYS_PER_SPLIT)
+            .clamp(1, 65_535)
+    };
+    let split_len = kv_len
+        .div_ceil(splits)
+        .next_multiple_of(ATTENTION_KEYS)
+        .max(ATTENTION_KEYS);
+    let splits = kv_len.div_ceil(split_len).max(1);
+    let dpad = head_dim.next_multiple_of(4);
+    // An odd number of float4s per K row keeps a warp's float4 loads free of bank conflicts.
+    let ldk = if (dpad / 4) % 2 == 0 { dpad + 4 } else { dpad };
+    let ldv = value_dim.next_multiple_of(4);
+    let shared_bytes = 4
+        * (ATTENTION_ROWS * dpad + ATTENTION_KEYS * (ldk + ldv) + ATTENTION_ROWS * ATTENTION_KEYS);
+    let out_rows = batch * q_heads * q_len;
+    let geometry = AttentionGeometry {
+        q_offset: q.layout().offset() as i64,
+        k_offset: k.layout().offset() as i64,
+        v_offset: v.layout().offset() as i64,
+        q_strides: strides4(q.layout()),
+        k_strides: strides4(k.layout()),
+        v_strides: strides4(v.layout()),
+        q_heads: q_heads as i64,
+        kv_heads: kv_heads as i64,
+        q_len: q_len as i64,
+        kv_len: kv_len as i64,
+        head_dim: head_dim as i64,
+        value_dim: value_dim as i64,
+        group: group as i64,
+        rows: rows as i64,
+        row_tiles: row_tiles as i64,
+        split_len: split_len as i64,
+        out_rows: out_rows as i64,
+        causal: i32::from(causal),
+        dt: dtype_code(q.dtype()),
+        scale: scale as f32,
+        ldq: dpad as i32,
+        ldk: ldk as i32,
+        ldv: ldv as i32,
+        q_vec: vector_rows(q),
+        k_vec: vector_rows(k),
+        v_vec: vector_rows(v),
+    };
+    let name = match value_dim {
+        0..=32 => "tl_attention_1",
+        33..=64 => "tl_attention_2",
+        65..=128 => "tl_attention_4",
+        _ => "tl_attention_8",
+    };
+    let f = backend.function(FILE, name)?;
+    if shared_bytes > DEFAULT_SHARED_BYTES {
+        backend.context.bind_to_thread().map_err(driver_error)?;
+        f.set_attribute(
+            CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            shared_bytes as i32,
+        )
+        .map_err(driver_error)?;
+    }
+    let config = LaunchConfig {
+        grid_dim: (blocks as u32, splits as u32, 1),
+        block_dim: (ATTENTION_THREADS, 1, 1),
+        shared_mem_bytes: shared_bytes as u32,
+    };
+    let (qp, kp, vp, y) = (
+        base_address(q)?,
+        base_address(k)?,
+        base_address(v)?,
+        dense_address(output)?,
+    );
+    if splits == 1 {
+        // The partial buffers are never touched with one split.
+        let none = 0u64;
+        return launch!(backend, f, config, &geometry, &qp, &kp, &vp, &y, &none, &none);
+    }
+    let part_o = scratch(backend, splits * out_rows * value_dim * 4)?;
+    let part_ml = scratch(backend, splits * out_rows * 2 * 4)?;
+    let (po, pml) = (part_o.device_address(), part_ml.device_address());
+    launch!(backend, f, config, &geometry, &qp, &kp, &vp, &y, &po, &pml)?;
+    let (dt, out_rows, value_dim, splits) = (
+        dtype_code(q.dtype()),
+        out_rows as i64,
+        value_dim as i64,
+        splits as i64,
+    );
+    let combine = backend.function(FILE, "tl_attention_combine")?;
+    launch!(
+        backend,
+        combine,
+        grid(output.numel(), backend.max_blocks()),
+        &po,
+        &pml,
+        &y,
+        &dt,
+        &out_rows,
+        &value_dim,
+        &splits
+    )
+}
+
+fn driver_error(e: impl std::fmt::Display) -> TensorError {
+    TensorError::Backend {
+        backend: "cuda".into(),
+        detail: format!("attention launch setup failed: {e}"),
+    }
+}
+
+/// Stream-ordered scratch of `bytes` bytes, freed in stream order when dropped (after the
+/// kernels that use it are enqueued).
+fn scratch(backend: &CudaBackend, bytes: usize) -> Result<CudaBuffer> {
+    // SAFETY: the attention kernel writes every partial slot before the combine kernel reads.
+    let slice = unsafe { backend.stream.alloc::<u8>(bytes.max(4)) }.map_err(|e| {
+        TensorError::Allocation {
+            device: "cuda".into(),
+            bytes,
+            detail: e.to_string(),
+        }
+    })?;
+    Ok(CudaBuffer { slice })
+}
