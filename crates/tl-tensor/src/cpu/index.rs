@@ -461,4 +461,25 @@ mod tests {
         }
         assert!(results.windows(2).all(|w| w[0] == w[1]));
     }
+
+    #[test]
+    fn scatter_add_is_the_same_on_any_thread_count() {
+        let mut results = Vec::new();
+        for threads in [1, 2, 3] {
+            let device = Device::cpu_with_threads(threads);
+            let dst = device.zeros(&[2, 3], crate::DType::BF16).unwrap();
+            let idx: Vec<i64> = (0..64).map(|i| (i * 7 % 3) as i64).collect();
+            let idx = device.from_slice(&idx, &[2, 32]).unwrap();
+            let values: Vec<f32> = (0..64).map(|i| 1.0 + i as f32 / 64.0).collect();
+            let src = device.from_slice(&values, &[2, 32]).unwrap();
+            let src = src.cast(crate::DType::BF16).unwrap();
+            let out = dst
+                .scatter_add(1, &idx, &src)
+                .unwrap()
+                .to_f64_vec()
+                .unwrap();
+            results.push(out);
+        }
+        assert!(results.windows(2).all(|w| w[0] == w[1]));
+    }
 }

@@ -130,3 +130,46 @@ fn index_select(
         data,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{evaluate, HostTensor};
+    use crate::op::{BagMode, Op};
+    use crate::{DType, TensorError};
+
+    #[test]
+    fn out_of_range_and_negative_indices_are_errors() {
+        let table = HostTensor::from_values(&[2, 2], DType::F32, vec![1.0, 2.0, 3.0, 4.0]);
+        let ones = HostTensor::from_values(&[1, 2], DType::F32, vec![1.0, 1.0]);
+        for bad in [2.0, -1.0] {
+            let flat = HostTensor::from_values(&[2], DType::I64, vec![0.0, bad]);
+            let row = HostTensor::from_values(&[1, 2], DType::I32, vec![0.0, bad]);
+            let attempts = [
+                evaluate(&Op::IndexSelect { axis: 0 }, &[table.clone(), flat.clone()]),
+                evaluate(&Op::Gather { axis: 1 }, &[table.clone(), row.clone()]),
+                evaluate(
+                    &Op::ScatterAdd { axis: 1 },
+                    &[table.clone(), row.clone(), ones.clone()],
+                ),
+                evaluate(
+                    &Op::IndexAdd { axis: 0 },
+                    &[table.clone(), flat.clone(), table.clone()],
+                ),
+                evaluate(
+                    &Op::EmbeddingBag { mode: BagMode::Max },
+                    &[table.clone(), row.clone()],
+                ),
+            ];
+            for attempt in attempts {
+                assert!(
+                    matches!(
+                        attempt,
+                        Err(TensorError::IndexOutOfRange { index, size: 2, .. })
+                            if index == bad as i64
+                    ),
+                    "{attempt:?}"
+                );
+            }
+        }
+    }
+}

@@ -48,6 +48,10 @@ fn softmax_cases(cases: &mut Vec<Case>, dtype: DType) {
         push(1, x(&[5, 0]));
         push(0, x(&[0, 5]));
         push(1, x(&[2, 1, 3, 1]));
+        // Many slabs (each task takes whole slabs) and one wide slab (columns split across
+        // tasks): the CPU kernel's two paths on any thread count.
+        push(1, x(&[65, 3, 5]));
+        push(0, x(&[3, 2500]));
     }
 }
 
@@ -195,12 +199,12 @@ fn attention_cases(cases: &mut Vec<Case>, dtype: DType) {
             kv(&[1, 1, 33, 16]),
             kv(&[1, 1, 33, 8]),
         );
-        // More queries than one block, and a prefix of cached keys.
+        // More queries than one block of the CPU kernel (64), and a prefix of cached keys.
         push(
             16,
-            q(&[1, 2, 33, 16]),
-            kv(&[1, 1, 40, 16]),
-            kv(&[1, 1, 40, 16]),
+            q(&[1, 2, 70, 16]),
+            kv(&[1, 1, 75, 16]),
+            kv(&[1, 1, 75, 16]),
         );
         // Strided views: q stored [b, s, h, d]; a narrowed cache; a batch-broadcast value.
         push(

@@ -1,92 +1,118 @@
 //! CPU kernel: `Attention` (scaled dot-product, causal or not, grouped-query heads).
 //!
-//! One rayon task per (batch, query head, block of queries). A task scores its block against
-//! every key it may see (`[block, keys]`, each key row read once for the whole block), takes
-//! the softmax of each row in f32, and accumulates the weighted value rows (again each value
-//! row read once per block). K and V are read in place when they are f32 with dense rows, and
-//! widened to f32 once per call otherwise.
+//! Work is split per (batch, kv head): the query heads that share a kv head run together, so
+//! an f16/bf16 K and V are widened to f32 once per kv head (f32 ones are read in place, with
+//! any strides). Inside, one task per block of the group's (query head, query) rows computes
+//! the block's scores `[block, keys]` and weighted values `[block, dv]` as two gemm products (the
+//! SIMD kernels gemm picks at run time), with the row softmax in between in f32. Keys a
+//! causal query may not see get weight 0.
 
 use std::any::TypeId;
 
+use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::rows::{axpy, dot, load_f32, RowReader};
+use super::rows::{load_f32, RowReader};
 use crate::cpu::element::FloatElement;
-use crate::cpu::{input_slice, output_slice};
+use crate::cpu::{backend_error, input_slice, output_slice};
 use crate::error::Result;
 use crate::layout::Layout;
 use crate::tensor::Tensor;
 
-/// Queries scored together against each key row.
-const QUERY_BLOCK: usize = 16;
+/// Queries scored together in one pair of gemm products.
+const QUERY_BLOCK: usize = 64;
 
-/// K or V as f32 rows `[batch, heads, seq]` of `dim` elements.
-enum KeyRows<'a> {
-    Borrowed {
-        data: &'a [f32],
-        offset: usize,
-        strides: [usize; 3],
-        dim: usize,
-    },
-    Owned {
-        data: Vec<f32>,
-        heads: usize,
-        seq: usize,
-        dim: usize,
-    },
+/// One head's K or V: `[seq, dim]` f32 values at `data[i·row_stride + j·col_stride]`.
+#[derive(Clone, Copy)]
+struct Matrix<'a> {
+    data: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
 }
 
-impl<'a> KeyRows<'a> {
-    fn new<T: FloatElement>(data: &'a [T], layout: &Layout) -> KeyRows<'a> {
-        let (shape, strides) = (layout.shape(), layout.strides());
-        let dim = shape[3];
-        if TypeId::of::<T>() == TypeId::of::<f32>() && (strides[3] == 1 || dim <= 1) {
-            KeyRows::Borrowed {
-                data: bytemuck::cast_slice(data),
-                offset: layout.offset(),
-                strides: [strides[0], strides[1], strides[2]],
-                dim,
-            }
-        } else {
-            KeyRows::Owned {
-                data: load_f32(data, layout),
-                heads: shape[1],
-                seq: shape[2],
-                dim,
-            }
-        }
+/// K or V of one (batch, head): borrowed when `T` is f32, else widened into `scratch`.
+fn head_matrix<'a, T: FloatElement>(
+    data: &'a [T],
+    layout: &Layout,
+    batch: usize,
+    head: usize,
+    scratch: &'a mut Vec<f32>,
+) -> Matrix<'a> {
+    let strides = layout.strides();
+    let start = layout.offset() + batch * strides[0] + head * strides[1];
+    if TypeId::of::<T>() == TypeId::of::<f32>() {
+        let all: &[f32] = bytemuck::cast_slice(data);
+        return Matrix {
+            data: &all[start.min(all.len())..],
+            row_stride: strides[2],
+            col_stride: strides[3],
+        };
     }
-
-    #[inline]
-    fn row(&self, batch: usize, head: usize, position: usize) -> &[f32] {
-        match self {
-            KeyRows::Borrowed {
-                data,
-                offset,
-                strides,
-                dim,
-            } => {
-                let start = offset + batch * strides[0] + head * strides[1] + position * strides[2];
-                &data[start..start + dim]
-            }
-            KeyRows::Owned {
-                data,
-                heads,
-                seq,
-                dim,
-            } => {
-                let start = ((batch * heads + head) * seq + position) * dim;
-                &data[start..start + dim]
-            }
-        }
+    let (seq, dim) = (layout.shape()[2], layout.shape()[3]);
+    let head_layout = Layout::from_parts(vec![seq, dim], vec![strides[2], strides[3]], start)
+        .expect("one length");
+    *scratch = load_f32(data, &head_layout);
+    Matrix {
+        data: scratch,
+        row_stride: dim,
+        col_stride: 1,
     }
 }
 
-/// Reusable buffers of one task.
-struct Scratch {
-    queries: Vec<f32>,
-    scores: Vec<f32>,
-    acc: Vec<f32>,
+/// gemm reads raw pointers: every element a view addresses must be in its buffer.
+fn check_span(layout: &Layout, len: usize) -> Result<()> {
+    if layout.span_end() > len {
+        return Err(backend_error(format!(
+            "attention: a view of shape {:?} reaches element {} of a {len}-element buffer",
+            layout.shape(),
+            layout.span_end()
+        )));
+    }
+    Ok(())
+}
+
+/// `dst[m, n] = scale · lhs[m, k] · rhs[k, n]`, `dst` dense row-major, on this thread.
+///
+/// # Safety
+/// For every `i < m`, `p < k`, `j < n`, `i·lhs_rs + p·lhs_cs < lhs.len()` and
+/// `p·rhs_rs + j·rhs_cs < rhs.len()`, and `dst.len() == m·n`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (usize, usize),
+    scale: f32,
+) {
+    if k == 0 {
+        dst.fill(0.0);
+        return;
+    }
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst.as_mut_ptr(),
+        1,
+        n as isize,
+        false,
+        lhs.as_ptr(),
+        lhs_cs as isize,
+        lhs_rs as isize,
+        rhs.as_ptr(),
+        rhs_cs as isize,
+        rhs_rs as isize,
+        0.0,
+        scale,
+        false,
+        false,
+        false,
+        Parallelism::None,
+    );
 }
 
 pub(super) fn run<T: FloatElement>(
@@ -105,8 +131,9 @@ pub(super) fn run<T: FloatElement>(
     let value_dim = v.shape()[3];
     let group = q_heads / kv_heads;
     let scale = scale as f32;
-    let keys = KeyRows::new(input_slice::<T>(k)?, k.layout());
-    let values = KeyRows::new(input_slice::<T>(v)?, v.layout());
+    let (k_data, v_data) = (input_slice::<T>(k)?, input_slice::<T>(v)?);
+    check_span(k.layout(), k_data.len())?;
+    check_span(v.layout(), v_data.len())?;
     let q_reader = RowReader::new(input_slice::<T>(q)?, q.layout());
     // Keys query `i` sees: causal queries sit at the end of the key sequence.
     let visible = |i: usize| {
@@ -116,75 +143,91 @@ pub(super) fn run<T: FloatElement>(
             kv_len
         }
     };
-    out.par_chunks_mut(q_len * value_dim)
+    out.par_chunks_mut(group * q_len * value_dim)
         .enumerate()
-        .for_each(|(batch_head, head_out)| {
-            let (batch, head) = (batch_head / q_heads, batch_head % q_heads);
-            let kv_head = head / group;
-            head_out
-                .par_chunks_mut(QUERY_BLOCK * value_dim)
-                .enumerate()
-                .for_each_init(
-                    || Scratch {
-                        queries: vec![0.0; QUERY_BLOCK * head_dim],
-                        scores: Vec::new(),
-                        acc: vec![0.0; QUERY_BLOCK * value_dim],
-                    },
-                    |scratch, (block, dst)| {
-                        let first = block * QUERY_BLOCK;
-                        let rows = dst.len() / value_dim;
-                        let queries = &mut scratch.queries[..rows * head_dim];
-                        q_reader.read_rows(batch_head * q_len + first, queries);
-                        let width = visible(first + rows - 1);
-                        scratch.scores.clear();
-                        scratch.scores.resize(rows * width, 0.0);
-                        let scores = &mut scratch.scores;
-                        for j in 0..width {
-                            let key = keys.row(batch, kv_head, j);
-                            for i in 0..rows {
-                                if j < visible(first + i) {
-                                    let query = &queries[i * head_dim..(i + 1) * head_dim];
-                                    scores[i * width + j] = dot(query, key) * scale;
+        .for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(k_scratch, v_scratch), (batch_kv, group_out)| {
+                let (batch, kv_head) = (batch_kv / kv_heads, batch_kv % kv_heads);
+                let keys = head_matrix(k_data, k.layout(), batch, kv_head, k_scratch);
+                let values = head_matrix(v_data, v.layout(), batch, kv_head, v_scratch);
+                // The group's query heads are consecutive rows (head, query) of q and of the
+                // output, so blocks run over them all: a decoding group (one query per head)
+                // reads its keys once.
+                let q_row0 = (batch * q_heads + kv_head * group) * q_len;
+                group_out
+                    .par_chunks_mut(QUERY_BLOCK * value_dim)
+                    .enumerate()
+                    .for_each_init(
+                        || (Vec::new(), Vec::new(), Vec::new()),
+                        |(queries, scores, acc), (block, dst)| {
+                            let first = block * QUERY_BLOCK;
+                            let rows = dst.len() / value_dim;
+                            let last_query = if first % q_len + rows > q_len {
+                                q_len - 1
+                            } else {
+                                (first + rows - 1) % q_len
+                            };
+                            let width = visible(last_query);
+                            queries.resize(rows * head_dim, 0.0);
+                            scores.resize(rows * width, 0.0);
+                            acc.resize(rows * value_dim, 0.0);
+                            q_reader.read_rows(q_row0 + first, queries);
+                            // SAFETY: `queries` is dense [rows, head_dim]; `keys` holds keys
+                            // 0..kv_len (width ≤ kv_len) of head_dim elements at its strides,
+                            // inside the checked span; `scores` is dense [rows, width].
+                            unsafe {
+                                product(
+                                    rows,
+                                    width,
+                                    head_dim,
+                                    scores,
+                                    queries,
+                                    (head_dim, 1),
+                                    keys.data,
+                                    (keys.col_stride, keys.row_stride),
+                                    scale,
+                                );
+                            }
+                            let mut totals = [0.0f32; QUERY_BLOCK];
+                            for (r, row) in scores.chunks_mut(width).enumerate() {
+                                let (seen, hidden) = row.split_at_mut(visible((first + r) % q_len));
+                                let max = seen.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+                                for s in seen.iter_mut() {
+                                    *s = (*s - max).exp();
+                                    totals[r] += *s;
+                                }
+                                hidden.fill(0.0);
+                            }
+                            // SAFETY: `scores` is dense [rows, width]; `values` holds rows
+                            // 0..kv_len of value_dim elements at its strides, inside the
+                            // checked span; `acc` is dense [rows, value_dim].
+                            unsafe {
+                                product(
+                                    rows,
+                                    value_dim,
+                                    width,
+                                    acc,
+                                    scores,
+                                    (width, 1),
+                                    values.data,
+                                    (values.row_stride, values.col_stride),
+                                    1.0,
+                                );
+                            }
+                            for ((dst_row, acc_row), total) in dst
+                                .chunks_mut(value_dim)
+                                .zip(acc.chunks(value_dim))
+                                .zip(totals)
+                            {
+                                let inv = 1.0 / total;
+                                for (d, &a) in dst_row.iter_mut().zip(acc_row) {
+                                    *d = T::from_f32(a * inv);
                                 }
                             }
-                        }
-                        // Softmax weights, unnormalised; the row sums divide at the end.
-                        let mut totals = [0.0f32; QUERY_BLOCK];
-                        for (i, total) in totals.iter_mut().enumerate().take(rows) {
-                            let row = &mut scores[i * width..i * width + visible(first + i)];
-                            let max = row.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-                            for s in row.iter_mut() {
-                                *s = (*s - max).exp();
-                                *total += *s;
-                            }
-                        }
-                        let acc = &mut scratch.acc[..rows * value_dim];
-                        acc.fill(0.0);
-                        for j in 0..width {
-                            let value = values.row(batch, kv_head, j);
-                            for i in 0..rows {
-                                if j < visible(first + i) {
-                                    let weight = scores[i * width + j];
-                                    axpy(
-                                        weight,
-                                        value,
-                                        &mut acc[i * value_dim..(i + 1) * value_dim],
-                                    );
-                                }
-                            }
-                        }
-                        for ((dst_row, acc_row), total) in dst
-                            .chunks_mut(value_dim)
-                            .zip(acc.chunks(value_dim))
-                            .zip(totals)
-                        {
-                            let inv = 1.0 / total;
-                            for (d, &a) in dst_row.iter_mut().zip(acc_row) {
-                                *d = T::from_f32(a * inv);
-                            }
-                        }
-                    },
-                );
-        });
+                        },
+                    );
+            },
+        );
     Ok(())
 }

@@ -128,11 +128,3 @@ pub(crate) fn sum(x: &[f32]) -> f32 {
     }
     acc.iter().sum::<f32>() + x[body..].iter().sum::<f32>()
 }
-
-/// `y += a·x`.
-#[inline]
-pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y += a * x;
-    }
-}

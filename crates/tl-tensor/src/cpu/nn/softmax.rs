@@ -3,11 +3,12 @@
 //! The output is split into slabs `[n, inner]` (the softmax axis and the axes after it), one
 //! per combination of the leading axes. Along the last axis a slab is one row; along an
 //! earlier axis the maxima and sums are kept per column, so the loops run over contiguous
-//! columns and vectorise.
+//! columns and vectorise. When there are fewer slabs than threads (a softmax down the first
+//! axis), the columns are split across tasks instead.
 
 use rayon::prelude::*;
 
-use super::rows::{sum, RowReader};
+use super::rows::{load_f32, sum, RowReader};
 use crate::cpu::element::FloatElement;
 use crate::cpu::{input_slice, output_slice};
 use crate::error::Result;
@@ -30,6 +31,11 @@ pub(super) fn run<T: FloatElement>(
     let n = shape[axis];
     let inner: usize = shape[axis + 1..].iter().product();
     let slab = n * inner;
+    let outer = out.len() / slab;
+    if inner > 1 && outer < rayon::current_num_threads() {
+        by_columns(input_slice::<T>(x)?, x, n, inner, log, out);
+        return Ok(());
+    }
     let reader = RowReader::new(input_slice::<T>(x)?, x.layout());
     let rows_per_slab = slab / reader.len();
     out.par_chunks_mut(slab)
@@ -50,6 +56,63 @@ pub(super) fn run<T: FloatElement>(
             },
         );
     Ok(())
+}
+
+/// Columns of a slab handled per task.
+const COLUMN_BLOCK: usize = 1024;
+
+/// Few wide slabs: the column statistics (max, then the sum of exponentials) are computed
+/// by blocks of columns in parallel over a dense copy, then the rows are written in parallel.
+fn by_columns<T: FloatElement>(
+    data: &[T],
+    x: &Tensor,
+    n: usize,
+    inner: usize,
+    log: bool,
+    out: &mut [T],
+) {
+    let dense = load_f32(data, x.layout());
+    let outer = out.len() / (n * inner);
+    let mut max = vec![f32::NEG_INFINITY; outer * inner];
+    let mut total = vec![0.0f32; outer * inner];
+    max.par_chunks_mut(inner)
+        .zip(total.par_chunks_mut(inner))
+        .enumerate()
+        .for_each(|(o, (max, total))| {
+            max.par_chunks_mut(COLUMN_BLOCK)
+                .zip(total.par_chunks_mut(COLUMN_BLOCK))
+                .enumerate()
+                .for_each(|(block, (max, total))| {
+                    let (start, width) = (block * COLUMN_BLOCK, max.len());
+                    let column_rows = (0..n).map(|j| {
+                        let at = (o * n + j) * inner + start;
+                        &dense[at..at + width]
+                    });
+                    for row in column_rows.clone() {
+                        for (m, &v) in max.iter_mut().zip(row) {
+                            *m = m.max(v);
+                        }
+                    }
+                    for row in column_rows {
+                        for ((t, &m), &v) in total.iter_mut().zip(max.iter()).zip(row) {
+                            *t += (v - m).exp();
+                        }
+                    }
+                    for t in total.iter_mut() {
+                        *t = if log { t.ln() } else { 1.0 / *t };
+                    }
+                });
+        });
+    out.par_chunks_mut(inner)
+        .zip(dense.par_chunks(inner))
+        .enumerate()
+        .for_each(|(row, (dst, values))| {
+            let o = row / n;
+            let (max, total) = (&max[o * inner..][..inner], &total[o * inner..][..inner]);
+            for (((d, &v), &m), &t) in dst.iter_mut().zip(values).zip(max).zip(total) {
+                *d = T::from_f32(if log { v - m - t } else { (v - m).exp() * t });
+            }
+        });
 }
 
 /// Softmax (or its log) of one row, in place.
