@@ -6,9 +6,10 @@
 //! once to [`ActivationBlock`]s (32 int8 + an f32 scale + the sum of the quants) and every
 //! weight block is combined with it by integer dot products, its scales applied per block.
 //!
-//! Each format has a portable kernel written for LLVM's auto-vectoriser (fixed arrays of 32,
-//! i32 accumulators). Q4_0, Q4_1 and Q8_0 also have hand-written AVX2 kernels; Q4_K and Q6_K
-//! reuse their portable code compiled with AVX2 enabled. [`Simd::best`] picks at run time.
+//! Each format has a portable kernel written for LLVM's auto-vectoriser (quants unpacked into
+//! `[i8; 32]`, one i32 dot shape) and a hand-written AVX2 kernel (unsigned×signed byte
+//! multiply-adds, f16 scales converted by F16C); [`Simd::best`] picks at run time. A format
+//! without its own AVX2 kernel would get the portable one compiled with AVX2 enabled.
 
 mod activation;
 mod q4_0;

@@ -176,6 +176,8 @@ fn qmatmul_cases(cases: &mut Vec<Case>) {
             ],
             tol,
         ));
+        // More activation rows than one task's block: ragged row blocks and tiles.
+        cases.push(Case::new(Op::QMatMul, vec![x(&[70, k]), w(33)], tol));
         // Empty: no activation rows, no weight rows.
         cases.push(Case::new(Op::QMatMul, vec![x(&[0, k]), w(33)], tol));
         cases.push(Case::new(Op::QMatMul, vec![x(&[7, k]), w(0)], tol));
