@@ -3,8 +3,9 @@
 //!
 //! Byte layouts are exactly ggml's (`ggml-common.h`): little-endian, no padding, f16 scales.
 //! A matrix-vector product never dequantizes the weight: the activation row is quantized
-//! once to [`ActivationBlock`]s (32 int8 + an f32 scale + the sum of the quants) and every
-//! weight block is combined with it by integer dot products, its scales applied per block.
+//! once to [`ActivationBlock`]s (32 int8, an f32 scale, the sums of the quants and of the
+//! values) and every weight block is combined with it by integer dot products, its scales
+//! applied per block.
 //!
 //! Each format has a portable kernel written for LLVM's auto-vectoriser (quants unpacked into
 //! `[i8; 32]`, one i32 dot shape) and a hand-written AVX2 kernel (unsigned×signed byte

@@ -315,3 +315,17 @@ fn block_sizes_match_ggml() {
         assert_eq!(size, dtype.block_bytes(), "{dtype}");
     }
 }
+
+#[test]
+fn tiny_activations_keep_their_relative_values() {
+    // 1/d overflows f32 here; the quants must still span [-127, 127].
+    let x: Vec<f32> = (0..32).map(|i| (i as f32 - 16.0) * 1e-39).collect();
+    let mut act = [ActivationBlock::default()];
+    quantize_activation(&x, &mut act);
+    assert_eq!(act[0].qs[0], -127);
+    assert_eq!(act[0].qs[16], 0);
+    assert!((63..=64).contains(&act[0].qs[24])); // 8/16 · 127 = 63.5 (denormals round)
+    for (q, v) in act[0].qs.iter().zip(&x) {
+        assert!((*q as f32 * act[0].d - v).abs() <= act[0].d * 0.51);
+    }
+}
