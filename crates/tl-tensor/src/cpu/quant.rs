@@ -200,7 +200,9 @@ fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tens
     // chunk (sized for L2) is reused by every tile of the block, so large prefills stream
     // the weight once per row block instead of once per tile.
     let row_bytes = w_per_row * std::mem::size_of::<B>();
-    let mut columns = (L2_WEIGHT_BYTES / row_bytes.max(1)).clamp(MIN_COLUMNS_PER_TASK, n.max(1));
+    let mut columns = (L2_WEIGHT_BYTES / row_bytes.max(1))
+        .max(MIN_COLUMNS_PER_TASK)
+        .min(n);
     let mut row_block = ROW_BLOCK.min(rows);
     let tasks = |columns: usize, row_block: usize| n.div_ceil(columns) * rows.div_ceil(row_block);
     while tasks(columns, row_block) < 4 * threads && columns > MIN_COLUMNS_PER_TASK {

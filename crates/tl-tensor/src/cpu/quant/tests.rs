@@ -39,8 +39,14 @@ fn exact_x(rows: usize, k: usize) -> Vec<f32> {
 
 #[test]
 fn qmatmul_of_integers_is_exact() {
+    for n in [37, 3] {
+        qmatmul_of_integers_is_exact_for(n);
+    }
+}
+
+fn qmatmul_of_integers_is_exact_for(n: usize) {
     let device = Device::cpu();
-    let (n, k) = (37, 96);
+    let k = 96;
     let (bytes, w) = q8_0_weight(n, k);
     let weight = device.from_bytes(&bytes, &[n, k], DType::Q8_0).unwrap();
     for rows in [1, 3, 19] {
