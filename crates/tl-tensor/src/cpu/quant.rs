@@ -15,9 +15,13 @@ use crate::{with_block_type, with_float_type, DType};
 
 /// Blocks decoded or encoded per rayon task (a few tens of KiB of output each).
 const BLOCKS_PER_TASK: usize = 512;
-/// Activation rows that share one pass over a weight row in `QMatMul` (their quantized
-/// blocks stay in L1/L2 while the weight row is reused).
-const ROW_TILE: usize = 8;
+/// Activation rows that share one pass over a weight row in `QMatMul`: four rows of 4096
+/// activations (22 KiB as blocks) stay in L1 next to the weight row; eight do not.
+const ROW_TILE: usize = 4;
+/// Activation rows per `QMatMul` task, all reusing one L2-resident chunk of weight rows.
+const ROW_BLOCK: usize = 64;
+/// Bytes of weight rows per `QMatMul` task (half of a 1-2 MiB L2).
+const L2_WEIGHT_BYTES: usize = 512 * 1024;
 /// Fewest weight rows per task, so that scheduling stays cheap next to the dot products.
 const MIN_COLUMNS_PER_TASK: usize = 8;
 
@@ -191,39 +195,51 @@ fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tens
         return Ok(());
     }
 
-    // Tiles of (activation rows × weight rows): a weight row is reused by the tile's rows
-    // while it sits in L1, and there are enough tiles to keep every thread busy.
-    let row_tile = ROW_TILE.min(rows);
-    let row_tiles = rows.div_ceil(row_tile);
-    let column_tiles = (4 * threads)
-        .div_ceil(row_tiles)
-        .clamp(1, n.div_ceil(MIN_COLUMNS_PER_TASK));
-    let columns = n.div_ceil(column_tiles);
-    let column_tiles = n.div_ceil(columns);
-    let tiles: Vec<Vec<f32>> = (0..row_tiles * column_tiles)
+    // Tasks of (a block of activation rows × a chunk of weight rows). Inside a task, tiles of
+    // ROW_TILE activation rows (in L1) meet each weight row of the chunk in turn, and the
+    // chunk (sized for L2) is reused by every tile of the block, so large prefills stream
+    // the weight once per row block instead of once per tile.
+    let row_bytes = w_per_row * std::mem::size_of::<B>();
+    let mut columns = (L2_WEIGHT_BYTES / row_bytes.max(1))
+        .max(MIN_COLUMNS_PER_TASK)
+        .min(n);
+    let mut row_block = ROW_BLOCK.min(rows);
+    let tasks = |columns: usize, row_block: usize| n.div_ceil(columns) * rows.div_ceil(row_block);
+    while tasks(columns, row_block) < 4 * threads && columns > MIN_COLUMNS_PER_TASK {
+        columns = (columns / 2).max(MIN_COLUMNS_PER_TASK);
+    }
+    while tasks(columns, row_block) < 4 * threads && row_block > ROW_TILE {
+        row_block = (row_block / 2).max(ROW_TILE);
+    }
+    let column_chunks = n.div_ceil(columns);
+    let results: Vec<Vec<f32>> = (0..rows.div_ceil(row_block) * column_chunks)
         .into_par_iter()
-        .map(|tile| {
+        .map(|task| {
             let (r0, c0) = (
-                tile / column_tiles * row_tile,
-                tile % column_tiles * columns,
+                task / column_chunks * row_block,
+                task % column_chunks * columns,
             );
-            let (r1, c1) = ((r0 + row_tile).min(rows), (c0 + columns).min(n));
-            let mut result = vec![0.0f32; (r1 - r0) * (c1 - c0)];
-            for j in c0..c1 {
-                let w_row = weight_row(j);
-                for i in r0..r1 {
-                    result[(i - r0) * (c1 - c0) + (j - c0)] = B::dot_row(simd, w_row, act_row(i));
+            let (r1, c1) = ((r0 + row_block).min(rows), (c0 + columns).min(n));
+            let width = c1 - c0;
+            let mut result = vec![0.0f32; (r1 - r0) * width];
+            for t0 in (r0..r1).step_by(ROW_TILE) {
+                let t1 = (t0 + ROW_TILE).min(r1);
+                for j in c0..c1 {
+                    let w_row = weight_row(j);
+                    for i in t0..t1 {
+                        result[(i - r0) * width + (j - c0)] = B::dot_row(simd, w_row, act_row(i));
+                    }
                 }
             }
             result
         })
         .collect();
     out.par_chunks_mut(n).enumerate().for_each(|(i, out)| {
-        let (tile_row, r) = (i / row_tile, i % row_tile);
+        let (block, r) = (i / row_block, i % row_block);
         for (c, out) in out.chunks_mut(columns).enumerate() {
-            let tile = &tiles[tile_row * column_tiles + c];
+            let result = &results[block * column_chunks + c];
             let width = out.len();
-            for (o, &v) in out.iter_mut().zip(&tile[r * width..]) {
+            for (o, &v) in out.iter_mut().zip(&result[r * width..]) {
                 *o = T::from_f32(v);
             }
         }

@@ -46,10 +46,19 @@ fn quantize_block(values: &[f32; ACTIVATION_BLOCK]) -> ActivationBlock {
     let d = f32::from_bits(amax_bits) / 127.0;
     let id = if d == 0.0 { 0.0 } else { 1.0 / d };
     let mut qs = [0i8; ACTIVATION_BLOCK];
-    for (q, &v) in qs.iter_mut().zip(values) {
-        // |v·id| ≤ 127 (plus rounding), so the conversion never saturates; ties-to-even
-        // rounding is a single instruction, and either tie rule is as accurate here.
-        *q = (v * id).round_ties_even() as i8;
+    // Adding and subtracting 1.5·2^23 rounds to nearest (ties to even) for |v| < 2^22, in two
+    // plain float ops that vectorise (`round` is a libm call on baseline x86-64). |v·id| ≤
+    // 127 (plus rounding), so the conversion never saturates.
+    const ROUNDER: f32 = 12_582_912.0;
+    if id.is_finite() {
+        for (q, &v) in qs.iter_mut().zip(values) {
+            *q = ((v * id + ROUNDER) - ROUNDER) as i8;
+        }
+    } else {
+        // Magnitudes below ~4e-37: 1/d overflows, so divide (exact enough, and rare).
+        for (q, &v) in qs.iter_mut().zip(values) {
+            *q = ((v / d + ROUNDER) - ROUNDER) as i8;
+        }
     }
     let qsum = qs.iter().map(|&q| q as i32).sum();
     let sum = values.iter().sum();

@@ -3,12 +3,14 @@
 //!
 //! Byte layouts are exactly ggml's (`ggml-common.h`): little-endian, no padding, f16 scales.
 //! A matrix-vector product never dequantizes the weight: the activation row is quantized
-//! once to [`ActivationBlock`]s (32 int8 + an f32 scale + the sum of the quants) and every
-//! weight block is combined with it by integer dot products, its scales applied per block.
+//! once to [`ActivationBlock`]s (32 int8, an f32 scale, the sums of the quants and of the
+//! values) and every weight block is combined with it by integer dot products, its scales
+//! applied per block.
 //!
-//! Each format has a portable kernel written for LLVM's auto-vectoriser (fixed arrays of 32,
-//! i32 accumulators). Q4_0, Q4_1 and Q8_0 also have hand-written AVX2 kernels; Q4_K and Q6_K
-//! reuse their portable code compiled with AVX2 enabled. [`Simd::best`] picks at run time.
+//! Each format has a portable kernel written for LLVM's auto-vectoriser (quants unpacked into
+//! `[i8; 32]`, one i32 dot shape) and a hand-written AVX2 kernel (unsigned×signed byte
+//! multiply-adds, f16 scales converted by F16C); [`Simd::best`] picks at run time. A format
+//! without its own AVX2 kernel would get the portable one compiled with AVX2 enabled.
 
 mod activation;
 mod q4_0;
@@ -22,7 +24,7 @@ mod x86;
 pub use activation::{quantize_activation, ActivationBlock, ACTIVATION_BLOCK};
 pub use q4_0::BlockQ4_0;
 pub use q4_1::BlockQ4_1;
-pub use q4_k::{scale_and_min, BlockQ4K};
+pub use q4_k::{scales_and_mins, BlockQ4K};
 pub use q6_k::BlockQ6K;
 pub use q8_0::BlockQ8_0;
 
@@ -138,10 +140,43 @@ macro_rules! with_block_type {
     };
 }
 
-/// An f16 stored as two little-endian bytes, widened to f32.
+/// An f16 stored as two little-endian bytes, widened to f32 exactly. Inline bit arithmetic
+/// (no call, no run-time feature check), so the portable kernels stay tight.
 #[inline(always)]
 pub(crate) fn f16_to_f32(bytes: [u8; 2]) -> f32 {
-    half::f16::from_bits(u16::from_le_bytes(bytes)).to_f32()
+    let bits = u16::from_le_bytes(bytes) as u32;
+    let sign = (bits & 0x8000) << 16;
+    let magnitude = bits & 0x7fff;
+    if magnitude >= 0x7c00 {
+        // Infinity or NaN: all-ones exponent, the mantissa (NaN payload) kept.
+        return f32::from_bits(sign | 0x7f80_0000 | ((magnitude & 0x3ff) << 13));
+    }
+    // Shifting the exponent and mantissa into f32's fields gives the value times 2^-112
+    // for normal and subnormal halves alike; the power-of-two product is exact.
+    let scaled = f32::from_bits(magnitude << 13) * f32::from_bits(0x7780_0000); // 2^112
+    f32::from_bits(sign | scaled.to_bits())
+}
+
+/// `Σ a·b` over 32 signed bytes in i32: the shape LLVM turns into widening multiply-adds.
+#[inline(always)]
+pub(crate) fn dot32(a: &[i8; 32], b: &[i8; 32]) -> i32 {
+    let mut sum = 0i32;
+    for i in 0..32 {
+        sum += a[i] as i32 * b[i] as i32;
+    }
+    sum
+}
+
+/// 16 bytes of packed nibbles as 32 small integers: low nibbles first (weights 0..16), then
+/// high nibbles (weights 16..32), ggml's order.
+#[inline(always)]
+pub(crate) fn unpack_nibbles(qs: &[u8; 16]) -> [i8; 32] {
+    let mut q = [0i8; 32];
+    for j in 0..16 {
+        q[j] = (qs[j] & 15) as i8;
+        q[j + 16] = (qs[j] >> 4) as i8;
+    }
+    q
 }
 
 /// An f32 rounded to f16 (nearest, ties to even, as ggml's `GGML_FP32_TO_FP16`), as bytes.

@@ -1,7 +1,8 @@
 //! Q4_0: 32 weights as `d · (q − 8)` with 4-bit `q`; 18 bytes `f16 d; u8 qs[16]`, weight
 //! `j` in the low nibble of `qs[j]` and weight `j + 16` in its high nibble.
 
-use super::{f16_to_f32, f32_to_f16, ActivationBlock, EncodeBlock, QuantBlock, Simd};
+use super::{dot32, f16_to_f32, f32_to_f16, unpack_nibbles};
+use super::{ActivationBlock, EncodeBlock, QuantBlock, Simd};
 use crate::DType;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
@@ -28,13 +29,9 @@ impl QuantBlock for BlockQ4_0 {
     #[inline(always)]
     fn dot(&self, x: &[ActivationBlock]) -> f32 {
         let x = &x[0];
-        let (x_low, x_high) = x.qs.split_at(16);
-        let mut sum = 0i32;
-        for ((&q, &a), &b) in self.qs.iter().zip(x_low).zip(x_high) {
-            sum += (q & 15) as i32 * a as i32 + (q >> 4) as i32 * b as i32;
-        }
         // Σ (q − 8)·x = Σ q·x − 8·Σ x: the offset costs one multiply per block.
-        f16_to_f32(self.d) * x.d * (sum - 8 * x.qsum) as f32
+        let sum = dot32(&unpack_nibbles(&self.qs), &x.qs) - 8 * x.qsum;
+        f16_to_f32(self.d) * x.d * sum as f32
     }
 
     #[inline]
@@ -79,7 +76,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::BlockQ4_0;
-    use crate::quant::x86::{dot_u8_i8, f16_to_f32, hsum, load_i8, nibbles};
+    use crate::quant::x86::{dot_u8_i8, f16_splat, hsum, load_i8, nibbles};
     use crate::quant::ActivationBlock;
 
     /// One block's contribution, accumulated into `acc`.
@@ -90,7 +87,7 @@ mod avx2 {
         let products = dot_u8_i8(nibbles(&w.qs), load_i8(&x.qs));
         // Subtracting Σx from each of the 8 lanes removes the 8·Σx offset in total.
         let products = _mm256_sub_epi32(products, _mm256_set1_epi32(x.qsum));
-        let scale = _mm256_set1_ps(f16_to_f32(w.d) * x.d);
+        let scale = _mm256_mul_ps(f16_splat(w.d), _mm256_set1_ps(x.d));
         _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), scale, acc)
     }
 

@@ -1,7 +1,8 @@
 //! Q4_1: 32 weights as `d · q + m` with 4-bit `q`; 20 bytes `f16 d; f16 m; u8 qs[16]`,
 //! weight `j` in the low nibble of `qs[j]` and weight `j + 16` in its high nibble.
 
-use super::{f16_to_f32, f32_to_f16, ActivationBlock, EncodeBlock, QuantBlock, Simd};
+use super::{dot32, f16_to_f32, f32_to_f16, unpack_nibbles};
+use super::{ActivationBlock, EncodeBlock, QuantBlock, Simd};
 use crate::DType;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
@@ -29,15 +30,11 @@ impl QuantBlock for BlockQ4_1 {
     #[inline(always)]
     fn dot(&self, x: &[ActivationBlock]) -> f32 {
         let x = &x[0];
-        let (x_low, x_high) = x.qs.split_at(16);
-        let mut sum = 0i32;
-        for ((&q, &a), &b) in self.qs.iter().zip(x_low).zip(x_high) {
-            sum += (q & 15) as i32 * a as i32 + (q >> 4) as i32 * b as i32;
-        }
         // Σ (d·q + m)·x = d·Σ (q − 8)·x + (m + 8d)·Σ x: the centred quants keep the rounding
         // error of the activations small, and the offset meets the exact sum.
+        let sum = dot32(&unpack_nibbles(&self.qs), &x.qs) - 8 * x.qsum;
         let (d, m) = (f16_to_f32(self.d), f16_to_f32(self.m));
-        d * x.d * (sum - 8 * x.qsum) as f32 + (m + 8.0 * d) * x.sum
+        d * x.d * sum as f32 + (m + 8.0 * d) * x.sum
     }
 
     #[inline]
@@ -83,20 +80,28 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::BlockQ4_1;
-    use crate::quant::x86::{dot_u8_i8, f16_to_f32, hsum, load_i8, nibbles};
+    use crate::quant::x86::{dot_u8_i8, f16_splat, hsum, load_i8, nibbles};
     use crate::quant::ActivationBlock;
 
-    /// One block: the scaled integer dot goes to `acc`, the min term to `mins`.
+    /// One block: the scaled integer dot of the centred quants goes to `acc`, the offset
+    /// `(m + 8d)·Σx` to `offsets` (in every lane: the final sum divides by 8).
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    unsafe fn block(acc: __m256, mins: f32, w: &BlockQ4_1, x: &ActivationBlock) -> (__m256, f32) {
+    unsafe fn block(
+        (acc, offsets): (__m256, __m256),
+        w: &BlockQ4_1,
+        x: &ActivationBlock,
+    ) -> (__m256, __m256) {
         // Nibbles (0..15) times activations (|x| ≤ 127): pair sums ≤ 3810, no saturation.
         let products = dot_u8_i8(nibbles(&w.qs), load_i8(&x.qs));
         // Centre the quants (q − 8) as the portable kernel does: 8 lanes × Σx = 8·Σx.
         let products = _mm256_sub_epi32(products, _mm256_set1_epi32(x.qsum));
-        let d = f16_to_f32(w.d);
-        let acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), _mm256_set1_ps(d * x.d), acc);
-        (acc, mins + (f16_to_f32(w.m) + 8.0 * d) * x.sum)
+        let d = f16_splat(w.d);
+        let scale = _mm256_mul_ps(d, _mm256_set1_ps(x.d));
+        let acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), scale, acc);
+        let offset = _mm256_fmadd_ps(d, _mm256_set1_ps(8.0), f16_splat(w.m));
+        let offsets = _mm256_fmadd_ps(offset, _mm256_set1_ps(x.sum), offsets);
+        (acc, offsets)
     }
 
     /// # Safety
@@ -104,17 +109,18 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn dot_row(w: &[BlockQ4_1], x: &[ActivationBlock]) -> f32 {
         // Two sets of accumulators halve the dependency chains.
-        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let (mut mins0, mut mins1) = (0.0f32, 0.0f32);
+        let zero = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let (mut even, mut odd) = (zero, zero);
         let mut pairs_w = w.chunks_exact(2);
         let mut pairs_x = x.chunks_exact(2);
         for (pw, px) in (&mut pairs_w).zip(&mut pairs_x) {
-            (acc0, mins0) = block(acc0, mins0, &pw[0], &px[0]);
-            (acc1, mins1) = block(acc1, mins1, &pw[1], &px[1]);
+            even = block(even, &pw[0], &px[0]);
+            odd = block(odd, &pw[1], &px[1]);
         }
         if let (Some(w), Some(x)) = (pairs_w.remainder().first(), pairs_x.remainder().first()) {
-            (acc0, mins0) = block(acc0, mins0, w, x);
+            even = block(even, w, x);
         }
-        hsum(_mm256_add_ps(acc0, acc1)) + mins0 + mins1
+        let offsets = hsum(_mm256_add_ps(even.1, odd.1)) * 0.125;
+        hsum(_mm256_add_ps(even.0, odd.0)) + offsets
     }
 }

@@ -1,6 +1,6 @@
 //! Q8_0: 32 weights as `d · q` with signed 8-bit `q`; 34 bytes `f16 d; i8 qs[32]`.
 
-use super::{f16_to_f32, f32_to_f16, ActivationBlock, EncodeBlock, QuantBlock, Simd};
+use super::{dot32, f16_to_f32, f32_to_f16, ActivationBlock, EncodeBlock, QuantBlock, Simd};
 use crate::DType;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
@@ -25,11 +25,7 @@ impl QuantBlock for BlockQ8_0 {
     #[inline(always)]
     fn dot(&self, x: &[ActivationBlock]) -> f32 {
         let x = &x[0];
-        let mut sum = 0i32;
-        for (&q, &a) in self.qs.iter().zip(&x.qs) {
-            sum += q as i32 * a as i32;
-        }
-        f16_to_f32(self.d) * x.d * sum as f32
+        f16_to_f32(self.d) * x.d * dot32(&self.qs, &x.qs) as f32
     }
 
     #[inline]
@@ -66,7 +62,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::BlockQ8_0;
-    use crate::quant::x86::{dot_i8_i8, f16_to_f32, hsum, load_i8};
+    use crate::quant::x86::{dot_i8_i8, f16_splat, hsum, load_i8};
     use crate::quant::ActivationBlock;
 
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -74,7 +70,7 @@ mod avx2 {
     unsafe fn block(acc: __m256, w: &BlockQ8_0, x: &ActivationBlock) -> __m256 {
         // |w| ≤ 128 and |x| ≤ 127: pair sums ≤ 32512, no saturation.
         let products = dot_i8_i8(load_i8(&w.qs), load_i8(&x.qs));
-        let scale = _mm256_set1_ps(f16_to_f32(w.d) * x.d);
+        let scale = _mm256_mul_ps(f16_splat(w.d), _mm256_set1_ps(x.d));
         _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), scale, acc)
     }
 

@@ -180,9 +180,11 @@ fn q4_k_scales_unpack_by_hand() {
     scales[10] = 0x73;
     scales[2] = 0b10 << 6;
     scales[6] = 0b01 << 6;
-    assert_eq!(scale_and_min(&scales, 1), (5, 9));
-    assert_eq!(scale_and_min(&scales, 6), (0b10_0011, 0b01_0111));
-    assert_eq!(scale_and_min(&scales, 2), (0, 0));
+    let (scale, min) = scales_and_mins(&scales);
+    assert_eq!((scale[1], min[1]), (5, 9));
+    assert_eq!((scale[6], min[6]), (0b10_0011, 0b01_0111));
+    assert_eq!(scale.iter().filter(|&&s| s != 0).count(), 2);
+    assert_eq!(min.iter().filter(|&&m| m != 0).count(), 2);
 
     let mut block = BlockQ4K {
         d: f32_to_f16(2.0),
@@ -311,5 +313,19 @@ fn block_sizes_match_ggml() {
         (std::mem::size_of::<BlockQ6K>(), DType::Q6_K),
     ] {
         assert_eq!(size, dtype.block_bytes(), "{dtype}");
+    }
+}
+
+#[test]
+fn tiny_activations_keep_their_relative_values() {
+    // 1/d overflows f32 here; the quants must still span [-127, 127].
+    let x: Vec<f32> = (0..32).map(|i| (i as f32 - 16.0) * 1e-39).collect();
+    let mut act = [ActivationBlock::default()];
+    quantize_activation(&x, &mut act);
+    assert_eq!(act[0].qs[0], -127);
+    assert_eq!(act[0].qs[16], 0);
+    assert!((63..=64).contains(&act[0].qs[24])); // 8/16 · 127 = 63.5 (denormals round)
+    for (q, v) in act[0].qs.iter().zip(&x) {
+        assert!((*q as f32 * act[0].d - v).abs() <= act[0].d * 0.51);
     }
 }

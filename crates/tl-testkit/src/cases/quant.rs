@@ -176,6 +176,10 @@ fn qmatmul_cases(cases: &mut Vec<Case>) {
             ],
             tol,
         ));
+        // Fewer weight rows than one task's minimum.
+        cases.push(Case::new(Op::QMatMul, vec![x(&[33, k]), w(5)], tol));
+        // More activation rows than one task's block: ragged row blocks and tiles.
+        cases.push(Case::new(Op::QMatMul, vec![x(&[70, k]), w(33)], tol));
         // Empty: no activation rows, no weight rows.
         cases.push(Case::new(Op::QMatMul, vec![x(&[0, k]), w(33)], tol));
         cases.push(Case::new(Op::QMatMul, vec![x(&[7, k]), w(0)], tol));
