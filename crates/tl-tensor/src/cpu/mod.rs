@@ -19,11 +19,12 @@ use crate::error::{Result, TensorError};
 use crate::op::Op;
 use crate::tensor::Tensor;
 
-pub use buffer::CpuBuffer;
+pub use buffer::{BufferPool, CpuBuffer};
 
 #[derive(Debug)]
 pub struct CpuBackend {
     pool: rayon::ThreadPool,
+    memory: std::sync::Arc<BufferPool>,
 }
 
 impl CpuBackend {
@@ -39,7 +40,10 @@ impl CpuBackend {
             .build()
             .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
             .expect("a one-thread rayon pool");
-        CpuBackend { pool }
+        CpuBackend {
+            pool,
+            memory: Default::default(),
+        }
     }
 
     pub fn threads(&self) -> usize {
@@ -100,7 +104,7 @@ impl Backend for CpuBackend {
     }
 
     fn alloc(&self, bytes: usize) -> Result<Buffer> {
-        Ok(Buffer::new(CpuBuffer::zeroed(bytes)?))
+        Ok(Buffer::new(CpuBuffer::pooled(&self.memory, bytes)?))
     }
 
     fn upload(&self, bytes: &[u8]) -> Result<Buffer> {
