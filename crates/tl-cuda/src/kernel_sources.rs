@@ -9,6 +9,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("copy.cu", include_str!("../kernels/copy.cu")),
     ("elementwise.cu", include_str!("../kernels/elementwise.cu")),
     ("reduce.cu", include_str!("../kernels/reduce.cu")),
+    ("quant.cu", include_str!("../kernels/quant.cu")),
 ];
 
 /// The full source NVRTC compiles for `file`.

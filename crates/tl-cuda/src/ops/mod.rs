@@ -20,6 +20,7 @@ mod copy;
 mod creation;
 mod elementwise;
 mod matmul;
+mod quant;
 mod reduce;
 
 use tl_tensor::{Op, Result, Tensor, TensorError};
@@ -44,6 +45,9 @@ pub(crate) fn execute(
         }
         Op::Reduce { .. } | Op::ArgReduce { .. } => reduce::run(backend, op, inputs, outputs[0]),
         Op::MatMul { .. } => matmul::run(backend, op, inputs, outputs[0]),
+        Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
+            quant::run(backend, op, inputs, outputs[0])
+        }
         other => Err(TensorError::Backend {
             backend: "cuda".into(),
             detail: format!("{} has no CUDA kernel yet", other.name()),
