@@ -21,7 +21,11 @@ mod creation;
 mod elementwise;
 mod index;
 mod matmul;
+<<<<<<< HEAD
 mod nn;
+=======
+mod quant;
+>>>>>>> helper/cuquant
 mod reduce;
 
 use tl_tensor::{Op, Result, Tensor, TensorError};
@@ -46,6 +50,7 @@ pub(crate) fn execute(
         }
         Op::Reduce { .. } | Op::ArgReduce { .. } => reduce::run(backend, op, inputs, outputs[0]),
         Op::MatMul { .. } => matmul::run(backend, op, inputs, outputs[0]),
+<<<<<<< HEAD
         Op::IndexSelect { .. }
         | Op::Gather { .. }
         | Op::ScatterAdd { .. }
@@ -59,6 +64,11 @@ pub(crate) fn execute(
         | Op::Rope { .. }
         | Op::SwiGlu
         | Op::Attention { .. } => nn::run(backend, op, inputs, outputs),
+=======
+        Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
+            quant::run(backend, op, inputs, outputs[0])
+        }
+>>>>>>> helper/cuquant
         other => Err(TensorError::Backend {
             backend: "cuda".into(),
             detail: format!("{} has no CUDA kernel yet", other.name()),

@@ -1,0 +1,882 @@
+// Quantized kernels over GGUF blocks (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K; layouts as ggml-common.h,
+// little-endian, no padding). A quantized tensor is addressed by rows: `rows` (a Strided view
+// over all axes but the last, offset and strides counted in BLOCKS) gives each row's first
+// block; the blocks of a row are dense. The host checks that the buffer is 16-byte aligned,
+// so every block field is at least as aligned as its loads below need.
+//
+// tl_dequantize: 2-D grid-stride launch, x over the weights of a row (256 threads a block),
+//   y over rows; one thread per output element, so the output writes are coalesced. Values
+//   are computed in f32 in ggml's dequantize_row_* order (no fused multiply-adds), so they
+//   match the CPU backend bit for bit before the final rounding to the output dtype.
+// tl_quantize_blocks: one warp per 32-value block (grid-stride); lane j holds value j.
+//   ggml's quantize_row_*_ref in f32: the serial "first strictly larger" searches become
+//   warp reductions over (key, index) pairs, which pick the same element.
+// tl_quantize_activation: one warp per 32 activations of a QMatMul input row (any strides):
+//   int8 quants (scale amax/127, ties to even) into `qs` [rows * k], and per block a float4
+//   {d, Σq (int bits), exact f32 sum, 0} into `ds` [rows * k/32] (d and Σq, which most
+//   formats need, share one 8-byte load).
+// tl_qmv_<format>_r<NR> (m <= 8, or <= 16 for few weight rows): the matrix-vector product over those activation blocks.
+//   Blocks of 128 threads (4 warps); blockIdx.y walks tiles of NR (1, 2, 4, 8) activation
+//   rows, which all reuse each weight block a lane reads. A warp walks a weight row in
+//   chunks of 1-2 KB that reach shared memory by 16-byte cp.async copies (each weight byte
+//   requested from memory once, at full width), three stages deep so that the next chunks
+//   are in flight while one is used. Many rows (split = 1): a persistent grid sized by the
+//   occupancy query, warp g of G taking rows g, g + G, … with a pipeline that runs on across
+//   rows. Few rows: `split` warps (2 or 4) of a block share a row, taking its chunks in turn.
+//   Within a warp, L consecutive lanes share one staged block (L = 2 for Q4_0/Q4_1, 4 for
+//   Q8_0, 16 for Q4_K/Q6_K), each taking 4 or 8 bytes of its quants. Integer dot products
+//   use __dp4a; block scales apply in f32 per lane; lanes and then warps are summed in a
+//   fixed order (xor-shuffle butterfly, then shared memory by warp index): no atomics, so
+//   results are bitwise reproducible for a given shape and device.
+// tl_qmm_<format> (more rows): 64 x 64 output tiles from int8 tiles in shared memory (see below).
+
+#define QF_Q4_0 0
+#define QF_Q4_1 1
+#define QF_Q8_0 2
+#define QF_Q4_K 3
+#define QF_Q6_K 4
+
+#define QMV_THREADS 128
+#define QMV_WARPS 4
+
+__device__ __forceinline__ int qf_block_size(int format) {
+    return format >= QF_Q4_K ? 256 : 32;
+}
+
+__device__ __forceinline__ int qf_block_bytes(int format) {
+    switch (format) {
+        case QF_Q4_0: return 18;
+        case QF_Q4_1: return 20;
+        case QF_Q8_0: return 34;
+        case QF_Q4_K: return 144;
+        default: return 210;
+    }
+}
+
+// The f16 at a 2-byte aligned address, widened.
+__device__ __forceinline__ float half_at(const unsigned char* p) {
+    return f16_to_f32(*(const tl_f16*)p);
+}
+
+// Four bytes at a 2-byte aligned address, little-endian.
+__device__ __forceinline__ int load_i32_align2(const unsigned char* p) {
+    const unsigned short* h = (const unsigned short*)p;
+    return (int)((unsigned int)h[0] | ((unsigned int)h[1] << 16));
+}
+
+// Q4_K's 6-bit scale and min of sub-block j (ggml's get_scale_min_k4) from its 12 packed
+// bytes read as three words: bytes 0..3 (s0), 4..7 (s1), 8..11 (s2).
+__device__ __forceinline__ void q4k_scale_min(unsigned int s0, unsigned int s1, unsigned int s2, int j,
+                                              int* scale, int* min) {
+    if (j < 4) {
+        *scale = (s0 >> (8 * j)) & 63;
+        *min = (s1 >> (8 * j)) & 63;
+    } else {
+        int b = 8 * (j - 4);
+        *scale = ((s2 >> b) & 15) | (((s0 >> (b + 6)) & 3) << 4);
+        *min = ((s2 >> (b + 4)) & 15) | (((s1 >> (b + 6)) & 3) << 4);
+    }
+}
+
+// Weight j of one block, in f32 exactly as ggml's dequantize_row_* computes it.
+__device__ __forceinline__ float dequantize_weight(int format, const unsigned char* blk, int j) {
+    switch (format) {
+        case QF_Q4_0: {
+            int q = j < 16 ? (blk[2 + j] & 15) : (blk[2 + j - 16] >> 4);
+            return __fmul_rn((float)(q - 8), half_at(blk));
+        }
+        case QF_Q4_1: {
+            int q = j < 16 ? (blk[4 + j] & 15) : (blk[4 + j - 16] >> 4);
+            return __fadd_rn(__fmul_rn((float)q, half_at(blk)), half_at(blk + 2));
+        }
+        case QF_Q8_0:
+            return __fmul_rn((float)(signed char)blk[2 + j], half_at(blk));
+        case QF_Q4_K: {
+            // Sub-block s takes the low nibbles of qs[32(s/2)..] when s is even, high when odd.
+            int sub = j >> 5;
+            int byte = blk[16 + 32 * (sub >> 1) + (j & 31)];
+            int q = (sub & 1) ? (byte >> 4) : (byte & 15);
+            const unsigned int* packed = (const unsigned int*)(blk + 4);
+            int scale, min;
+            q4k_scale_min(packed[0], packed[1], packed[2], sub, &scale, &min);
+            float d_scale = __fmul_rn(half_at(blk), (float)scale);
+            float d_min = __fmul_rn(half_at(blk + 2), (float)min);
+            return __fsub_rn(__fmul_rn(d_scale, (float)q), d_min);
+        }
+        default: {
+            // Q6_K: half h of 128 weights uses ql[64h..64h+64] and qh[32h..32h+32]; group g of
+            // 32 takes the low (g < 2) or high nibble of ql[64h + 32(g%2) + l] and bits 2g, 2g+1
+            // of qh[32h + l]; the scale is per 16 weights, d is stored last.
+            int half = j >> 7, group = (j >> 5) & 3, l = j & 31;
+            int low = (blk[64 * half + 32 * (group & 1) + l] >> (4 * (group >> 1))) & 15;
+            int high = (blk[128 + 32 * half + l] >> (2 * group)) & 3;
+            int q = (low | (high << 4)) - 32;
+            float scale = __fmul_rn(half_at(blk + 208), (float)(signed char)blk[192 + (j >> 4)]);
+            return __fmul_rn(scale, (float)q);
+        }
+    }
+}
+
+extern "C" __global__ void tl_dequantize(int format, Strided rows, const unsigned char* w, i64 n_rows,
+                                         i64 k, void* y, int dt) {
+    int shift = qf_block_size(format) == 256 ? 8 : 5, block_bytes = qf_block_bytes(format);
+    int mask = (1 << shift) - 1;
+    for (i64 row = blockIdx.y; row < n_rows; row += gridDim.y) {
+        const unsigned char* first = w + strided_offset(rows, row) * block_bytes;
+        for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < k; c += (i64)gridDim.x * blockDim.x) {
+            const unsigned char* blk = first + (c >> shift) * block_bytes;
+            store_f(y, dt, row * k + c, dequantize_weight(format, blk, (int)(c & mask)));
+        }
+    }
+}
+
+// Rust's saturating `f32 as i32` (NaN -> 0), which the reference quantizers use.
+__device__ __forceinline__ int rust_f32_to_i32(float v) {
+    if (v != v) return 0;
+    if (v >= 2147483647.0f) return 2147483647;
+    if (v <= -2147483648.0f) return (int)0x80000000;
+    return (int)v;
+}
+
+// Across the warp: the lane whose `key` is largest, the lowest lane among equals (keys are
+// never NaN). Every lane gets the same answer.
+__device__ __forceinline__ int warp_arg_max(float key) {
+    int lane = threadIdx.x & 31;
+    float best = key;
+    int best_lane = lane;
+    for (int width = 16; width > 0; width >>= 1) {
+        float other = __shfl_xor_sync(0xffffffffu, best, width);
+        int other_lane = __shfl_xor_sync(0xffffffffu, best_lane, width);
+        if (other > best || (other == best && other_lane < best_lane)) {
+            best = other;
+            best_lane = other_lane;
+        }
+    }
+    return best_lane;
+}
+
+// ggml's nibble quantizers end with `MIN(15, (int8_t)(x + 8.5f))`; the reference spells
+// that as a saturating truncation to i32, a min with 15 and a wrapping cast to u8.
+__device__ __forceinline__ unsigned int nibble_code(float shifted) {
+    int q = rust_f32_to_i32(truncf(shifted));
+    return (unsigned int)(q < 15 ? q : 15) & 0xffu;
+}
+
+extern "C" __global__ void tl_quantize_blocks(int format, Strided src, const void* x, int dt,
+                                              unsigned char* y, i64 n_blocks) {
+    int lane = threadIdx.x & 31;
+    i64 warp = ((i64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    i64 n_warps = ((i64)gridDim.x * blockDim.x) >> 5;
+    int block_bytes = qf_block_bytes(format);
+    for (i64 b = warp; b < n_blocks; b += n_warps) {
+        float v = load_f(x, dt, strided_offset(src, b * 32 + lane));
+        unsigned char* out = y + b * block_bytes;
+        if (format == QF_Q8_0) {
+            // amax: the largest |v| (NaN never wins, as `v.abs() > amax` never holds for it).
+            float a = fabsf(v);
+            float amax = a > 0.0f ? a : 0.0f;
+            for (int width = 16; width > 0; width >>= 1) {
+                amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, width));
+            }
+            float d = amax / 127.0f;
+            float id = d == 0.0f ? 0.0f : 1.0f / d;
+            float r = roundf(__fmul_rn(v, id));  // halves away from zero, as C's roundf
+            int q = r != r ? 0 : (r >= 127.0f ? 127 : (r <= -128.0f ? -128 : (int)r));
+            out[2 + lane] = (unsigned char)(signed char)q;
+            if (lane == 0) *(tl_f16*)out = f32_to_f16(d);
+        } else if (format == QF_Q4_0) {
+            // The signed value of largest magnitude, the first on ties; |v| = 0 and NaN never
+            // replace the initial 0.
+            float a = fabsf(v);
+            float key = a > 0.0f ? a : -1.0f;
+            int at = warp_arg_max(key);
+            float at_value = __shfl_sync(0xffffffffu, v, at);
+            float max = __shfl_sync(0xffffffffu, key, at) > 0.0f ? at_value : 0.0f;
+            float d = max / -8.0f;
+            float id = d == 0.0f ? 0.0f : 1.0f / d;
+            unsigned int q = nibble_code(__fadd_rn(__fmul_rn(v, id), 8.5f));
+            unsigned int q_high = __shfl_down_sync(0xffffffffu, q, 16);
+            if (lane < 16) out[2 + lane] = (unsigned char)((q | (q_high << 4)) & 0xffu);
+            if (lane == 0) *(tl_f16*)out = f32_to_f16(d);
+        } else {
+            // Q4_1: `if v < min { min = v }` from min = FLT_MAX (and the same for max): NaN and
+            // values beyond ±FLT_MAX never replace the start, and the first of equal values
+            // wins (so the sign of a zero is the first one's).
+            const float big = 3.40282347e38f;
+            float low = v < big ? v : big, high = v > -big ? v : -big;
+            float min = __shfl_sync(0xffffffffu, low, warp_arg_max(-low));
+            float max = __shfl_sync(0xffffffffu, high, warp_arg_max(high));
+            float d = __fsub_rn(max, min) / 15.0f;
+            float id = d == 0.0f ? 0.0f : 1.0f / d;
+            unsigned int q = nibble_code(__fadd_rn(__fmul_rn(__fsub_rn(v, min), id), 0.5f));
+            unsigned int q_high = __shfl_down_sync(0xffffffffu, q, 16);
+            if (lane < 16) out[4 + lane] = (unsigned char)((q | (q_high << 4)) & 0xffu);
+            if (lane == 0) {
+                ((tl_f16*)out)[0] = f32_to_f16(d);
+                ((tl_f16*)out)[1] = f32_to_f16(min);
+            }
+        }
+    }
+}
+
+extern "C" __global__ void tl_quantize_activation(Strided src, const void* x, int dt, signed char* qs,
+                                                  float4* ds, i64 n_blocks) {
+    int lane = threadIdx.x & 31;
+    i64 warp = ((i64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    i64 n_warps = ((i64)gridDim.x * blockDim.x) >> 5;
+    for (i64 b = warp; b < n_blocks; b += n_warps) {
+        float v = load_f(x, dt, strided_offset(src, b * 32 + lane));
+        // The largest magnitude as bits: an integer max that, unlike fmaxf, keeps NaN.
+        unsigned int amax_bits = __reduce_max_sync(0xffffffffu, __float_as_uint(v) & 0x7fffffffu);
+        float sum = v;
+        for (int width = 16; width > 0; width >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, width);
+        int q = 0;
+        float d;
+        if (amax_bits >= 0x7f800000u) {
+            // Infinity or NaN: a NaN scale poisons every dot product with this block.
+            d = __int_as_float(0x7fc00000);
+            sum = d;
+        } else {
+            d = __uint_as_float(amax_bits) / 127.0f;
+            float id = d == 0.0f ? 0.0f : 1.0f / d;
+            q = __float2int_rn(__fmul_rn(v, id));  // |q| <= 127
+        }
+        int qsum = __reduce_add_sync(0xffffffffu, q);
+        qs[b * 32 + lane] = (signed char)q;
+        if (lane == 0) ds[b] = make_float4(d, __int_as_float(qsum), sum, 0.0f);
+    }
+}
+
+// ---- matrix-vector products (tl_qmv_*) ----
+// Each format's traits: LANES lanes share one weight block, each taking 4 or 8 bytes of its
+// quants; CHUNK blocks (4 warp passes) are staged in shared memory at a time; `load` reads
+// one lane's raw share of a staged block, `dot` adds that share times NR activation rows to
+// acc[] (nothing when `ok` is false: the block index was clamped to stay in bounds). `xq[i]`
+// and `xd[i]` are the quants and the per-32 float4s of activation row i; `b` is the block's
+// index in its row. Staged blocks keep their alignment modulo 16 (16-byte pieces are copied),
+// so the field loads below are as aligned as in global memory.
+
+template <int FORMAT> struct Qmv;
+
+template <> struct Qmv<QF_Q4_0> {
+    // f16 d; u8 qs[16]: lane part p takes qs[8p..8p+8], i.e. weights 8p.. (low nibbles)
+    // and 16 + 8p.. (high nibbles).
+    static constexpr int LANES = 2, BYTES = 18, WEIGHTS = 32, CHUNK = 64;
+    struct Raw { unsigned int d, w0, w1; };
+    static __device__ __forceinline__ Raw load(const unsigned char* blk, int part) {
+        return Raw{*(const unsigned short*)blk, (unsigned int)load_i32_align2(blk + 2 + 8 * part),
+                   (unsigned int)load_i32_align2(blk + 6 + 8 * part)};
+    }
+    template <int NR>
+    static __device__ __forceinline__ void dot(const Raw& r, int part, int b, bool ok, const signed char* const* xq,
+                                               const float4* const* xd, float* acc) {
+        float d = f16_to_f32((tl_f16)r.d);
+        int lo0 = r.w0 & 0x0f0f0f0f, lo1 = r.w1 & 0x0f0f0f0f;
+        int hi0 = (r.w0 >> 4) & 0x0f0f0f0f, hi1 = (r.w1 >> 4) & 0x0f0f0f0f;
+#pragma unroll
+        for (int i = 0; i < NR; ++i) {
+            const signed char* x = xq[i] + (unsigned int)(b * 32 + 8 * part);
+            int2 xl = *(const int2*)x, xh = *(const int2*)(x + 16);
+            float4 s = xd[i][(unsigned int)b];
+            int dot = __dp4a(lo0, xl.x, __dp4a(lo1, xl.y, __dp4a(hi0, xh.x, __dp4a(hi1, xh.y, 0))));
+            // Σ (q − 8)·x: one lane of the block subtracts the offset for all 32.
+            if (part == 0) dot -= 8 * __float_as_int(s.y);
+            float v = d * s.x * (float)dot;
+            acc[i] += ok ? v : 0.0f;
+        }
+    }
+};
+
+template <> struct Qmv<QF_Q4_1> {
+    // f16 d; f16 m; u8 qs[16] (20 bytes: every field 4-byte aligned). Σ (d·q + m)·x is
+    // d·Σ (q − 8)·x + (m + 8d)·Σx: centred quants keep the activation rounding error small
+    // and the offset meets the exact activation sum.
+    static constexpr int LANES = 2, BYTES = 20, WEIGHTS = 32, CHUNK = 64;
+    struct Raw { unsigned int dm, w0, w1; };
+    static __device__ __forceinline__ Raw load(const unsigned char* blk, int part) {
+        return Raw{*(const unsigned int*)blk, *(const unsigned int*)(blk + 4 + 8 * part),
+                   *(const unsigned int*)(blk + 8 + 8 * part)};
+    }
+    template <int NR>
+    static __device__ __forceinline__ void dot(const Raw& r, int part, int b, bool ok, const signed char* const* xq,
+                                               const float4* const* xd, float* acc) {
+        float d = f16_to_f32((tl_f16)(r.dm & 0xffffu)), m = f16_to_f32((tl_f16)(r.dm >> 16));
+        int lo0 = r.w0 & 0x0f0f0f0f, lo1 = r.w1 & 0x0f0f0f0f;
+        int hi0 = (r.w0 >> 4) & 0x0f0f0f0f, hi1 = (r.w1 >> 4) & 0x0f0f0f0f;
+        float offset = m + 8.0f * d;
+#pragma unroll
+        for (int i = 0; i < NR; ++i) {
+            const signed char* x = xq[i] + (unsigned int)(b * 32 + 8 * part);
+            int2 xl = *(const int2*)x, xh = *(const int2*)(x + 16);
+            float4 s = xd[i][(unsigned int)b];
+            int dot = __dp4a(lo0, xl.x, __dp4a(lo1, xl.y, __dp4a(hi0, xh.x, __dp4a(hi1, xh.y, 0))));
+            float v;
+            if (part == 0) {
+                v = d * s.x * (float)(dot - 8 * __float_as_int(s.y)) + offset * s.z;
+            } else {
+                v = d * s.x * (float)dot;
+            }
+            acc[i] += ok ? v : 0.0f;
+        }
+    }
+};
+
+template <> struct Qmv<QF_Q8_0> {
+    // f16 d; i8 qs[32]: lane part p takes qs[8p..8p+8].
+    static constexpr int LANES = 4, BYTES = 34, WEIGHTS = 32, CHUNK = 32;
+    struct Raw { unsigned int d; int w0, w1; };
+    static __device__ __forceinline__ Raw load(const unsigned char* blk, int part) {
+        return Raw{*(const unsigned short*)blk, load_i32_align2(blk + 2 + 8 * part),
+                   load_i32_align2(blk + 6 + 8 * part)};
+    }
+    template <int NR>
+    static __device__ __forceinline__ void dot(const Raw& r, int part, int b, bool ok, const signed char* const* xq,
+                                               const float4* const* xd, float* acc) {
+        float d = f16_to_f32((tl_f16)r.d);
+#pragma unroll
+        for (int i = 0; i < NR; ++i) {
+            int2 x = *(const int2*)(xq[i] + (unsigned int)(b * 32 + 8 * part));
+            int dot = __dp4a(r.w0, x.x, __dp4a(r.w1, x.y, 0));
+            float v = d * xd[i][(unsigned int)b].x * (float)dot;
+            acc[i] += ok ? v : 0.0f;
+        }
+    }
+};
+
+template <> struct Qmv<QF_Q4_K> {
+    // f16 d; f16 dmin; u8 scales[12]; u8 qs[128] (144 bytes: blocks stay 16-byte aligned).
+    // Lane part = 4·pair + seg takes qs[32·pair + 8·seg..+8]: low nibbles belong to sub-block
+    // 2·pair, high nibbles to 2·pair + 1, both at positions 8·seg..+8 of their 32.
+    static constexpr int LANES = 16, BYTES = 144, WEIGHTS = 256, CHUNK = 8;
+    struct Raw { unsigned int dd, s0, s1, s2; int2 w; };
+    static __device__ __forceinline__ Raw load(const unsigned char* blk, int part) {
+        uint4 head = *(const uint4*)blk;
+        return Raw{head.x, head.y, head.z, head.w, *(const int2*)(blk + 16 + 32 * (part >> 2) + 8 * (part & 3))};
+    }
+    template <int NR>
+    static __device__ __forceinline__ void dot(const Raw& r, int part, int b, bool ok, const signed char* const* xq,
+                                               const float4* const* xd, float* acc) {
+        int pair = part >> 2, seg = part & 3;
+        float d = f16_to_f32((tl_f16)(r.dd & 0xffffu)), dmin = f16_to_f32((tl_f16)(r.dd >> 16));
+        int sc_lo, m_lo, sc_hi, m_hi;
+        q4k_scale_min(r.s0, r.s1, r.s2, 2 * pair, &sc_lo, &m_lo);
+        q4k_scale_min(r.s0, r.s1, r.s2, 2 * pair + 1, &sc_hi, &m_hi);
+        int lo0 = r.w.x & 0x0f0f0f0f, lo1 = r.w.y & 0x0f0f0f0f;
+        int hi0 = ((unsigned int)r.w.x >> 4) & 0x0f0f0f0f, hi1 = ((unsigned int)r.w.y >> 4) & 0x0f0f0f0f;
+        // Σ (d·sc·q − dmin·m)·x = d·sc·Σ (q − 8)·x + (8·d·sc − dmin·m)·Σx, per sub-block.
+        float offset_lo = 8.0f * d * (float)sc_lo - dmin * (float)m_lo;
+        float offset_hi = 8.0f * d * (float)sc_hi - dmin * (float)m_hi;
+        int a_lo = 8 * b + 2 * pair, a_hi = a_lo + 1;
+#pragma unroll
+        for (int i = 0; i < NR; ++i) {
+            int2 xl = *(const int2*)(xq[i] + (unsigned int)(a_lo * 32 + 8 * seg));
+            int2 xh = *(const int2*)(xq[i] + (unsigned int)(a_hi * 32 + 8 * seg));
+            float4 sl = xd[i][(unsigned int)a_lo], sh = xd[i][(unsigned int)a_hi];
+            int dot_lo = __dp4a(lo0, xl.x, __dp4a(lo1, xl.y, 0));
+            int dot_hi = __dp4a(hi0, xh.x, __dp4a(hi1, xh.y, 0));
+            if (seg == 0) {
+                dot_lo -= 8 * __float_as_int(sl.y);
+                dot_hi -= 8 * __float_as_int(sh.y);
+            }
+            float v = d * (sl.x * (float)(sc_lo * dot_lo) + sh.x * (float)(sc_hi * dot_hi));
+            if (seg == 0) v += offset_lo * sl.z + offset_hi * sh.z;
+            acc[i] += ok ? v : 0.0f;
+        }
+    }
+};
+
+template <> struct Qmv<QF_Q6_K> {
+    // u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d (210 bytes, 2-byte aligned). Lane part =
+    // 8·half + pos takes positions l = 4·pos..+4 of its half: ql[64·half + l] (groups 0 and
+    // 2: low and high nibble), ql[64·half + 32 + l] (groups 1 and 3) and qh[32·half + l]
+    // (bit pairs 0-1, 2-3, 4-5, 6-7 for groups 0..3), i.e. 4 weights of each group of 32.
+    // Weights 128·half + 32·g + l use scale 8·half + 2·g + pos/4: the low or high byte of
+    // the 16-bit word at scales + 8·half + 2·g.
+    static constexpr int LANES = 16, BYTES = 210, WEIGHTS = 256, CHUNK = 8;
+    struct Raw { unsigned int d, ql_a, ql_b, qh, sc01, sc23; };
+    static __device__ __forceinline__ Raw load(const unsigned char* blk, int part) {
+        int half = part >> 3, pos = part & 7;
+        const unsigned short* sc = (const unsigned short*)(blk + 192 + 8 * half);
+        return Raw{*(const unsigned short*)(blk + 208), (unsigned int)load_i32_align2(blk + 64 * half + 4 * pos),
+                   (unsigned int)load_i32_align2(blk + 64 * half + 32 + 4 * pos),
+                   (unsigned int)load_i32_align2(blk + 128 + 32 * half + 4 * pos),
+                   (unsigned int)sc[0] | ((unsigned int)sc[1] << 16), (unsigned int)sc[2] | ((unsigned int)sc[3] << 16)};
+    }
+    template <int NR>
+    static __device__ __forceinline__ void dot(const Raw& r, int part, int b, bool ok, const signed char* const* xq,
+                                               const float4* const* xd, float* acc) {
+        int half = part >> 3, pos = part & 7;
+        float d = f16_to_f32((tl_f16)r.d);
+        int q[4], sc[4];
+        q[0] = (r.ql_a & 0x0f0f0f0f) | ((r.qh & 0x03030303) << 4);
+        q[1] = (r.ql_b & 0x0f0f0f0f) | (((r.qh >> 2) & 0x03030303) << 4);
+        q[2] = ((r.ql_a >> 4) & 0x0f0f0f0f) | (((r.qh >> 4) & 0x03030303) << 4);
+        q[3] = ((r.ql_b >> 4) & 0x0f0f0f0f) | (((r.qh >> 6) & 0x03030303) << 4);
+        int byte = 8 * (pos >> 2);
+        sc[0] = (signed char)(r.sc01 >> byte);
+        sc[1] = (signed char)(r.sc01 >> (16 + byte));
+        sc[2] = (signed char)(r.sc23 >> byte);
+        sc[3] = (signed char)(r.sc23 >> (16 + byte));
+        int a0 = 8 * b + 4 * half;
+#pragma unroll
+        for (int i = 0; i < NR; ++i) {
+            float sum = 0.0f;
+#pragma unroll
+            for (int g = 0; g < 4; ++g) {
+                int x = *(const int*)(xq[i] + (unsigned int)((a0 + g) * 32 + 4 * pos));
+                // Σ (q − 32)·x for 6-bit q stored without sign.
+                int dot = __dp4a(q[g], x, 0) - __dp4a(0x20202020, x, 0);
+                sum += xd[i][(unsigned int)(a0 + g)].x * (float)(sc[g] * dot);
+            }
+            float v = d * sum;
+            acc[i] += ok ? v : 0.0f;
+        }
+    }
+};
+
+// cp.async (sm_80+): 16 bytes from global to shared memory without passing through registers
+// or L1, completed by groups.
+__device__ __forceinline__ void copy_async_16(void* shared, const void* global) {
+    unsigned int address = (unsigned int)__cvta_generic_to_shared(shared);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(address), "l"(global) : "memory");
+}
+
+__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+
+template <int PENDING>
+__device__ __forceinline__ void copy_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
+}
+
+// The warp copies bytes [begin, end) of global memory into `stage`, as the aligned 16-byte
+// pieces that cover them: byte `begin` lands at stage[begin % 16]. Every byte is requested
+// once, by a full-width load; a piece that crosses `limit` (the end of the buffer) is
+// copied byte by byte up to it instead.
+__device__ __forceinline__ void stage_bytes(const unsigned char* begin, const unsigned char* end,
+                                            const unsigned char* limit, unsigned char* stage, int lane) {
+    const unsigned char* first = (const unsigned char*)((unsigned long long)begin & ~15ull);
+    int pieces = (int)((end - first + 15) >> 4);
+    if (first + 16 * pieces <= limit) {
+        for (int p = lane; p < pieces; p += 32) copy_async_16(stage + 16 * p, first + 16 * p);
+    } else {
+        for (int p = lane; p < pieces; p += 32) {
+            const unsigned char* src = first + 16 * p;
+            if (src + 16 <= limit) {
+                copy_async_16(stage + 16 * p, src);
+            } else {
+                for (int i = 0; i < 16; ++i) stage[16 * p + i] = src + i < limit ? src[i] : 0;
+            }
+        }
+    }
+    copy_async_commit();
+}
+
+#define QMV_STAGES 3
+
+// Copies chunk c of a weight row (blocks c·CHUNK.. of blocks_per_row) into `stage`.
+template <int FORMAT>
+__device__ __forceinline__ void qmv_stage(const unsigned char* row, int c, int blocks_per_row,
+                                          const unsigned char* w_limit, unsigned char* stage, int lane) {
+    typedef Qmv<FORMAT> F;
+    int end = (c + 1) * F::CHUNK < blocks_per_row ? (c + 1) * F::CHUNK : blocks_per_row;
+    stage_bytes(row + c * F::CHUNK * F::BYTES, row + end * F::BYTES, w_limit, stage, lane);
+}
+
+// Adds the staged chunk c of a weight row times NR activation rows to this lane's acc[].
+template <int FORMAT, int NR>
+__device__ __forceinline__ void qmv_chunk(const unsigned char* stage, const unsigned char* row, int c,
+                                          int blocks_per_row, int lane, const signed char* const* xq,
+                                          const float4* const* xd, float* acc) {
+    typedef Qmv<FORMAT> F;
+    constexpr int PER_PASS = 32 / F::LANES;
+    constexpr int PASSES = F::CHUNK / PER_PASS;
+    int part = lane % F::LANES;
+    int b0 = c * F::CHUNK;
+    int count = blocks_per_row - b0 < F::CHUNK ? blocks_per_row - b0 : F::CHUNK;
+    // Block b0 sits at stage[(address of b0) % 16]; activations from the chunk's first block.
+    const unsigned char* base = stage + ((unsigned long long)(row + b0 * F::BYTES) & 15);
+    const signed char* cq[NR];
+    const float4* cd[NR];
+#pragma unroll
+    for (int i = 0; i < NR; ++i) {
+        cq[i] = xq[i] + (i64)b0 * F::WEIGHTS;
+        cd[i] = xd[i] + (i64)b0 * (F::WEIGHTS / 32);
+    }
+    if (count == F::CHUNK) {
+#pragma unroll
+        for (int pass = 0; pass < PASSES; ++pass) {
+            int b = pass * PER_PASS + lane / F::LANES;
+            typename F::Raw raw = F::load(base + b * F::BYTES, part);
+            F::template dot<NR>(raw, part, b, true, cq, cd, acc);
+        }
+        return;
+    }
+#pragma unroll
+    for (int pass = 0; pass < PASSES; ++pass) {
+        int b = pass * PER_PASS + lane / F::LANES;
+        // Past the row's end: a real block stands in, and adds nothing.
+        bool ok = b < count;
+        int at = ok ? b : count - 1;
+        typename F::Raw raw = F::load(base + at * F::BYTES, part);
+        F::template dot<NR>(raw, part, at, ok, cq, cd, acc);
+    }
+}
+
+// One launch: weight rows `w_offset + j·w_stride` (in blocks) of `blocks_per_row` blocks,
+// inside a buffer ending at `w_limit`; activation rows of `k` quants and k/32 float4s; output
+// y [m, n] dense. Warps walk rows in chunks of F::CHUNK blocks (1-2 KB), each staged in
+// shared memory by 16-byte copies and then read from there block by block: reading blocks
+// straight from global memory would make each narrow load of a lane request its sectors
+// from L2 again, while staging moves every weight byte once, at full width.
+//
+// split == 1 (many rows): warps are persistent; warp g of G takes rows g, g + G, … and its
+// (row, chunk) items run through a QMV_STAGES-deep pipeline that crosses row boundaries, so
+// loads stay in flight while earlier chunks are used. split > 1 (few rows): `split` warps of
+// a block share one row, taking its chunks in turn, and are summed through shared memory.
+template <int FORMAT, int NR>
+__device__ __forceinline__ void qmv(const unsigned char* w, const unsigned char* w_limit, i64 w_offset,
+                                    i64 w_stride, i64 n, i64 blocks_per_row, const signed char* qs,
+                                    const float4* ds, i64 m, i64 k, void* y, int dt, int split) {
+    typedef Qmv<FORMAT> F;
+    // A chunk's bytes plus up to 15 on each side to reach 16-byte boundaries.
+    constexpr int STAGE = F::CHUNK * F::BYTES + 32;
+    __shared__ __align__(16) unsigned char stages[QMV_WARPS][QMV_STAGES][STAGE];
+    __shared__ float partial[QMV_WARPS][NR];
+
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    i64 act_blocks = k / 32;
+    int nb = (int)blocks_per_row;
+    int chunks = (nb + F::CHUNK - 1) / F::CHUNK;
+
+    for (i64 tile = blockIdx.y; tile * NR < m; tile += gridDim.y) {
+        const signed char* xq[NR];
+        const float4* xd[NR];
+#pragma unroll
+        for (int i = 0; i < NR; ++i) {
+            // Rows past m repeat the last row; their results are never stored.
+            i64 r = tile * NR + i < m ? tile * NR + i : m - 1;
+            xq[i] = qs + r * k;
+            xd[i] = ds + r * act_blocks;
+        }
+        float acc[NR];
+#pragma unroll
+        for (int i = 0; i < NR; ++i) acc[i] = 0.0f;
+
+        if (split == 1) {
+            // The (row, chunk) item being used and the one being staged, advanced in step.
+            i64 groups = (i64)gridDim.x * QMV_WARPS;
+            i64 row_now = (i64)blockIdx.x * QMV_WARPS + warp, row_ahead = row_now;
+            int c_now = 0, c_ahead = 0, slot_now = 0, slot_ahead = 0;
+            // Row addresses, advanced by `step` bytes from one of this warp's rows to the next.
+            const unsigned char* at_now = w + (w_offset + row_now * w_stride) * F::BYTES;
+            const unsigned char* at_ahead = at_now;
+            i64 step = groups * w_stride * F::BYTES;
+#pragma unroll
+            for (int t = 0; t < QMV_STAGES - 1; ++t) {
+                if (row_ahead < n) {
+                    qmv_stage<FORMAT>(at_ahead, c_ahead, nb, w_limit, stages[warp][slot_ahead], lane);
+                    if (++c_ahead == chunks) c_ahead = 0, row_ahead += groups, at_ahead += step;
+                } else {
+                    copy_async_commit();
+                }
+                ++slot_ahead;
+            }
+            while (row_now < n) {
+                if (row_ahead < n) {
+                    qmv_stage<FORMAT>(at_ahead, c_ahead, nb, w_limit, stages[warp][slot_ahead], lane);
+                    if (++c_ahead == chunks) c_ahead = 0, row_ahead += groups, at_ahead += step;
+                } else {
+                    copy_async_commit();
+                }
+                slot_ahead = slot_ahead == QMV_STAGES - 1 ? 0 : slot_ahead + 1;
+                copy_async_wait<QMV_STAGES - 1>();
+                __syncwarp();
+                qmv_chunk<FORMAT, NR>(stages[warp][slot_now], at_now, c_now, nb, lane, xq, xd, acc);
+                // Every lane is done with this stage before it is refilled.
+                __syncwarp();
+                slot_now = slot_now == QMV_STAGES - 1 ? 0 : slot_now + 1;
+                if (++c_now == chunks) {
+#pragma unroll
+                    for (int i = 0; i < NR; ++i) {
+                        for (int width = 16; width > 0; width >>= 1) acc[i] += __shfl_xor_sync(0xffffffffu, acc[i], width);
+                    }
+#pragma unroll
+                    for (int i = 0; i < NR; ++i) {
+                        if (lane == i && tile * NR + i < m) store_f(y, dt, (tile * NR + i) * n + row_now, acc[i]);
+                        acc[i] = 0.0f;
+                    }
+                    c_now = 0;
+                    row_now += groups;
+                    at_now += step;
+                }
+            }
+            continue;
+        }
+
+        i64 j = (i64)blockIdx.x * (QMV_WARPS / split) + warp / split;
+        int share = warp % split;
+        bool valid = j < n;
+        const unsigned char* row = w + (w_offset + (valid ? j : 0) * w_stride) * F::BYTES;
+        if (valid && share < chunks) {
+            // This warp's chunks: share, share + split, …, two stages deep.
+            int slot = 0;
+            qmv_stage<FORMAT>(row, share, nb, w_limit, stages[warp][0], lane);
+            for (int c = share; c < chunks; c += split) {
+                int next = c + split;
+                if (next < chunks) {
+                    qmv_stage<FORMAT>(row, next, nb, w_limit, stages[warp][slot ^ 1], lane);
+                    copy_async_wait<1>();
+                } else {
+                    copy_async_wait<0>();
+                }
+                __syncwarp();
+                qmv_chunk<FORMAT, NR>(stages[warp][slot], row, c, nb, lane, xq, xd, acc);
+                __syncwarp();
+                slot ^= 1;
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < NR; ++i) {
+            for (int width = 16; width > 0; width >>= 1) acc[i] += __shfl_xor_sync(0xffffffffu, acc[i], width);
+        }
+        if (lane == 0) {
+#pragma unroll
+            for (int i = 0; i < NR; ++i) partial[warp][i] = acc[i];
+        }
+        __syncthreads();
+        if (share == 0) {
+            for (int s = 1; s < split; ++s) {
+#pragma unroll
+                for (int i = 0; i < NR; ++i) acc[i] += partial[warp + s][i];
+            }
+        }
+        __syncthreads();
+        // Lanes i < NR of the row's first warp store row tile·NR + i.
+        if (valid && share == 0) {
+#pragma unroll
+            for (int i = 0; i < NR; ++i) {
+                if (lane == i && tile * NR + i < m) store_f(y, dt, (tile * NR + i) * n + j, acc[i]);
+            }
+        }
+    }
+}
+
+// One or two activation rows (decode): at most 64 registers, so that 8 blocks (32 warps) fit
+// on a multiprocessor and the persistent grid covers the GPU in one wave.
+#define TL_QMV(NAME, FORMAT, NR, MIN_BLOCKS)                                                            \
+    extern "C" __global__ void __launch_bounds__(QMV_THREADS, MIN_BLOCKS)                               \
+        NAME(const unsigned char* w, const unsigned char* w_limit, i64 w_offset, i64 w_stride, i64 n,   \
+             i64 blocks_per_row, const signed char* qs, const float4* ds, i64 m, i64 k, void* y, int dt, \
+             int split) {                                                                               \
+        qmv<FORMAT, NR>(w, w_limit, w_offset, w_stride, n, blocks_per_row, qs, ds, m, k, y, dt, split);  \
+    }
+
+#define TL_QMV_FORMAT(PREFIX, FORMAT) \
+    TL_QMV(PREFIX##_r1, FORMAT, 1, 8) \
+    TL_QMV(PREFIX##_r2, FORMAT, 2, 8) \
+    TL_QMV(PREFIX##_r4, FORMAT, 4, 1) \
+    TL_QMV(PREFIX##_r8, FORMAT, 8, 1)
+
+TL_QMV_FORMAT(tl_qmv_q4_0, QF_Q4_0)
+TL_QMV_FORMAT(tl_qmv_q4_1, QF_Q4_1)
+TL_QMV_FORMAT(tl_qmv_q8_0, QF_Q8_0)
+TL_QMV_FORMAT(tl_qmv_q4_k, QF_Q4_K)
+TL_QMV_FORMAT(tl_qmv_q6_k, QF_Q6_K)
+
+// ---- tiled matrix products for many activation rows (tl_qmm_*) ----
+// A block of 256 threads computes a 64 × 64 tile of outputs (64 weight rows, 64 activation
+// rows), walking k in chunks of 256. Per chunk, every weight group of 32 is decoded once into
+// shared memory as int8 (centred: q − 8 for the nibble formats, q − 32 for Q6_K) with a
+// float4 {scale of values 0..15, scale of 16..31, offset term, 0}, so that its contribution
+// to a dot product is x_d·(a·Σ₀..₁₅ q·x + b·Σ₁₆..₃₁ q·x) + offset·Σx; the activation
+// quants and {d, Σx} are copied in beside them. Thread (ty, tx) then owns weight rows
+// ty + 16r and activation rows tx + 16c (r, c < 4): 16 outputs from __dp4a on 16-byte
+// shared loads. Groups past k, rows past n or m are zero-filled, so they add nothing.
+
+#define QMM_TN 64
+#define QMM_TM 64
+#define QMM_KC 256
+#define QMM_GROUPS (QMM_KC / 32)
+#define QMM_THREADS 256
+// Row pitch of the int8 tiles: 16 bytes of padding spread the 16-byte reads of 16 rows over
+// all banks.
+#define QMM_PITCH (QMM_KC + 16)
+
+// Group G (of 32 weights) of a weight row, decoded to 32 centred int8 values and its scales.
+template <int FORMAT>
+__device__ __forceinline__ void qmm_decode_group(const unsigned char* row, i64 G, int* out, float4* scale) {
+    if (FORMAT == QF_Q4_0 || FORMAT == QF_Q4_1) {
+        const unsigned char* blk = row + G * (FORMAT == QF_Q4_0 ? 18 : 20);
+        int head = FORMAT == QF_Q4_0 ? 2 : 4;
+        float d = half_at(blk);
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+            unsigned int v = (unsigned int)load_i32_align2(blk + head + 4 * c);
+            out[c] = (int)__vsub4(v & 0x0f0f0f0fu, 0x08080808u);
+            out[4 + c] = (int)__vsub4((v >> 4) & 0x0f0f0f0fu, 0x08080808u);
+        }
+        float offset = FORMAT == QF_Q4_1 ? half_at(blk + 2) + 8.0f * d : 0.0f;
+        *scale = make_float4(d, d, offset, 0.0f);
+    } else if (FORMAT == QF_Q8_0) {
+        const unsigned char* blk = row + G * 34;
+        float d = half_at(blk);
+#pragma unroll
+        for (int c = 0; c < 8; ++c) out[c] = load_i32_align2(blk + 2 + 4 * c);
+        *scale = make_float4(d, d, 0.0f, 0.0f);
+    } else if (FORMAT == QF_Q4_K) {
+        const unsigned char* blk = row + (G >> 3) * 144;
+        int sub = (int)(G & 7);
+        const unsigned int* head = (const unsigned int*)blk;
+        float d = f16_to_f32((tl_f16)(head[0] & 0xffffu)), dmin = f16_to_f32((tl_f16)(head[0] >> 16));
+        int sc, mn;
+        q4k_scale_min(head[1], head[2], head[3], sub, &sc, &mn);
+        const uint4* qs = (const uint4*)(blk + 16 + 32 * (sub >> 1));
+        int shift = 4 * (sub & 1);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            uint4 v = qs[h];
+            out[4 * h + 0] = (int)__vsub4((v.x >> shift) & 0x0f0f0f0fu, 0x08080808u);
+            out[4 * h + 1] = (int)__vsub4((v.y >> shift) & 0x0f0f0f0fu, 0x08080808u);
+            out[4 * h + 2] = (int)__vsub4((v.z >> shift) & 0x0f0f0f0fu, 0x08080808u);
+            out[4 * h + 3] = (int)__vsub4((v.w >> shift) & 0x0f0f0f0fu, 0x08080808u);
+        }
+        float ds = d * (float)sc;
+        *scale = make_float4(ds, ds, 8.0f * ds - dmin * (float)mn, 0.0f);
+    } else {
+        const unsigned char* blk = row + (G >> 3) * 210;
+        int g32 = (int)(G & 7), half = g32 >> 2, group = g32 & 3;
+        const unsigned char* ql = blk + 64 * half + 32 * (group & 1);
+        const unsigned char* qh = blk + 128 + 32 * half;
+        int nibble = 4 * (group >> 1), bits = 2 * group;
+#pragma unroll
+        for (int c = 0; c < 8; ++c) {
+            unsigned int low = ((unsigned int)load_i32_align2(ql + 4 * c) >> nibble) & 0x0f0f0f0fu;
+            unsigned int high = ((unsigned int)load_i32_align2(qh + 4 * c) >> bits) & 0x03030303u;
+            out[c] = (int)__vsub4(low | (high << 4), 0x20202020u);
+        }
+        float d = half_at(blk + 208);
+        const signed char* scales = (const signed char*)(blk + 192);
+        *scale = make_float4(d * (float)scales[2 * g32], d * (float)scales[2 * g32 + 1], 0.0f, 0.0f);
+    }
+}
+
+template <int FORMAT>
+__device__ __forceinline__ void qmm(const unsigned char* w, i64 w_offset, i64 w_stride, i64 n,
+                                    const signed char* qs, const float4* ds, i64 m, i64 k, void* y, int dt) {
+    constexpr bool HALVES = FORMAT == QF_Q6_K;  // two scales per group of 32
+    constexpr bool OFFSET = FORMAT == QF_Q4_1 || FORMAT == QF_Q4_K;
+    constexpr int BYTES = FORMAT == QF_Q4_0 ? 18
+                        : FORMAT == QF_Q4_1 ? 20
+                        : FORMAT == QF_Q8_0 ? 34
+                        : FORMAT == QF_Q4_K ? 144
+                                            : 210;
+    __shared__ __align__(16) signed char w_tile[QMM_TN][QMM_PITCH];
+    __shared__ __align__(16) signed char x_tile[QMM_TM][QMM_PITCH];
+    __shared__ float4 w_scale[QMM_TN][QMM_GROUPS];
+    __shared__ float2 x_scale[QMM_TM][QMM_GROUPS];
+
+    int tid = threadIdx.x, ty = tid >> 4, tx = tid & 15;
+    i64 groups = k / 32;
+    i64 n0 = (i64)blockIdx.x * QMM_TN;
+    for (i64 m0 = (i64)blockIdx.y * QMM_TM; m0 < m; m0 += (i64)gridDim.y * QMM_TM) {
+        float acc[4][4];
+#pragma unroll
+        for (int r = 0; r < 4; ++r)
+#pragma unroll
+            for (int c = 0; c < 4; ++c) acc[r][c] = 0.0f;
+
+        for (i64 c0 = 0; c0 < k; c0 += QMM_KC) {
+            i64 g0 = c0 / 32;
+            // Weights: 64 rows × 8 groups, two per thread; 8 neighbouring threads take one row.
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                int item = tid + h * QMM_THREADS;
+                int r = item >> 3, g = item & 7;
+                int values[8];
+                float4 scale;
+                if (n0 + r < n && g0 + g < groups) {
+                    qmm_decode_group<FORMAT>(w + (w_offset + (n0 + r) * w_stride) * BYTES, g0 + g, values, &scale);
+                } else {
+#pragma unroll
+                    for (int c = 0; c < 8; ++c) values[c] = 0;
+                    scale = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                }
+                int4* dst = (int4*)&w_tile[r][32 * g];
+                dst[0] = make_int4(values[0], values[1], values[2], values[3]);
+                dst[1] = make_int4(values[4], values[5], values[6], values[7]);
+                w_scale[r][g] = scale;
+            }
+            // Activations: 64 rows × 256 quants as 16-byte pieces, then {d, Σx} per group.
+#pragma unroll
+            for (int h = 0; h < 4; ++h) {
+                int item = tid + h * QMM_THREADS;
+                int r = item >> 4, piece = item & 15;
+                int4 v = make_int4(0, 0, 0, 0);
+                if (m0 + r < m && c0 + 16 * piece < k) v = *(const int4*)(qs + (m0 + r) * k + c0 + 16 * piece);
+                *(int4*)&x_tile[r][16 * piece] = v;
+            }
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                int item = tid + h * QMM_THREADS;
+                int r = item >> 3, g = item & 7;
+                float2 s = make_float2(0.0f, 0.0f);
+                if (m0 + r < m && g0 + g < groups) {
+                    float4 full = ds[(m0 + r) * groups + g0 + g];
+                    s = make_float2(full.x, full.z);
+                }
+                x_scale[r][g] = s;
+            }
+            __syncthreads();
+
+#pragma unroll 2
+            for (int g = 0; g < QMM_GROUPS; ++g) {
+                int4 wa[4], wb[4];
+                float4 ws[4];
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int4* src = (const int4*)&w_tile[ty + 16 * r][32 * g];
+                    wa[r] = src[0];
+                    wb[r] = src[1];
+                    ws[r] = w_scale[ty + 16 * r][g];
+                }
+#pragma unroll
+                for (int c = 0; c < 4; ++c) {
+                    const int4* src = (const int4*)&x_tile[tx + 16 * c][32 * g];
+                    int4 xa = src[0], xb = src[1];
+                    float2 xs = x_scale[tx + 16 * c][g];
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) {
+                        int lo = __dp4a(wa[r].x, xa.x, __dp4a(wa[r].y, xa.y, __dp4a(wa[r].z, xa.z, __dp4a(wa[r].w, xa.w, 0))));
+                        int hi = __dp4a(wb[r].x, xb.x, __dp4a(wb[r].y, xb.y, __dp4a(wb[r].z, xb.z, __dp4a(wb[r].w, xb.w, 0))));
+                        float v = HALVES ? ws[r].x * (float)lo + ws[r].y * (float)hi : ws[r].x * (float)(lo + hi);
+                        acc[r][c] += xs.x * v;
+                        if (OFFSET) acc[r][c] += ws[r].z * xs.y;
+                    }
+                }
+            }
+            __syncthreads();
+        }
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+            i64 row = m0 + tx + 16 * c;
+#pragma unroll
+            for (int r = 0; r < 4; ++r) {
+                i64 col = n0 + ty + 16 * r;
+                if (row < m && col < n) store_f(y, dt, row * n + col, acc[r][c]);
+            }
+        }
+    }
+}
+
+#define TL_QMM(NAME, FORMAT)                                                                          \
+    extern "C" __global__ void __launch_bounds__(QMM_THREADS)                                         \
+        NAME(const unsigned char* w, i64 w_offset, i64 w_stride, i64 n, const signed char* qs,        \
+             const float4* ds, i64 m, i64 k, void* y, int dt) {                                        \
+        qmm<FORMAT>(w, w_offset, w_stride, n, qs, ds, m, k, y, dt);                                    \
+    }
+
+TL_QMM(tl_qmm_q4_0, QF_Q4_0)
+TL_QMM(tl_qmm_q4_1, QF_Q4_1)
+TL_QMM(tl_qmm_q8_0, QF_Q8_0)
+TL_QMM(tl_qmm_q4_k, QF_Q4_K)
+TL_QMM(tl_qmm_q6_k, QF_Q6_K)

@@ -1,0 +1,464 @@
+//! Launchers: dequantize, quantize and the quantized matrix product (kernels/quant.cu).
+//!
+//! `QMatMul` quantizes the activation rows once into scratch (int8 quants plus a float4 of
+//! scale, quant sum and exact sum per 32 values), then one kernel streams the weight blocks
+//! and combines them with those rows by `__dp4a` integer dot products: a mat-vec kernel for
+//! a few rows (the decode step), each pass over the weights serving a tile of up to 8 rows,
+//! and a kernel of 64 × 64 output tiles from shared memory for more (prefill).
+
+use cudarc::driver::LaunchConfig;
+use tl_tensor::{DType, Layout, Op, Result, Tensor, TensorError};
+
+use crate::backend::CudaBackend;
+use crate::buffer::CudaBuffer;
+use crate::launch::{base_address, cuda_buffer, dense_address, dtype_code, grid, StridedArg};
+
+/// Threads of a `tl_qmv_*` block (4 warps), as `QMV_THREADS` in kernels/quant.cu.
+const QMV_THREADS: u32 = 128;
+const QMV_WARPS: usize = 4;
+/// Activation rows up to which `QMatMul` runs the mat-vec kernels (tiles of up to 8 rows,
+/// each a pass over the weights), and up to which it still does so when the tiled kernel
+/// would have fewer blocks than the GPU has multiprocessors (measured on an H200: 4096 ×
+/// 4096 with 9 rows took 39 µs as two mat-vec tiles against 86 µs tiled; with 32000 or
+/// 49152 weight rows the tiled kernel wins).
+const MATVEC_ROWS: usize = 8;
+const MATVEC_ROWS_SMALL_N: usize = 16;
+/// Threads and output tile side of a `tl_qmm_*` block, as in kernels/quant.cu.
+const QMM_THREADS: u32 = 256;
+const QMM_TILE: usize = 64;
+/// Most blocks along a grid's y axis.
+const MAX_GRID_Y: usize = 65_535;
+
+/// The format code of kernels/quant.cu (`QF_Q4_0` …).
+fn format_code(op: &Op, dtype: DType) -> Result<i32> {
+    match dtype {
+        DType::Q4_0 => Ok(0),
+        DType::Q4_1 => Ok(1),
+        DType::Q8_0 => Ok(2),
+        DType::Q4_K => Ok(3),
+        DType::Q6_K => Ok(4),
+        other => Err(TensorError::unsupported_dtype(op.name(), other)),
+    }
+}
+
+fn require_float(op: &Op, dtype: DType) -> Result<()> {
+    if dtype.is_float() {
+        Ok(())
+    } else {
+        Err(TensorError::unsupported_dtype(op.name(), dtype))
+    }
+}
+
+/// Blocks a mat-vec warp stages in shared memory at a time (`CHUNK` in kernels/quant.cu).
+fn chunk_blocks(dtype: DType) -> usize {
+    match dtype {
+        DType::Q4_0 | DType::Q4_1 => 64,
+        DType::Q8_0 => 32,
+        _ => 8,
+    }
+}
+
+/// `tl_qmv_<format>_r<rows>` for 1, 2, 4 and 8 activation rows a tile.
+fn qmv_kernel(dtype: DType, tile_rows: usize) -> &'static str {
+    const NAMES: [[&str; 4]; 5] = [
+        [
+            "tl_qmv_q4_0_r1",
+            "tl_qmv_q4_0_r2",
+            "tl_qmv_q4_0_r4",
+            "tl_qmv_q4_0_r8",
+        ],
+        [
+            "tl_qmv_q4_1_r1",
+            "tl_qmv_q4_1_r2",
+            "tl_qmv_q4_1_r4",
+            "tl_qmv_q4_1_r8",
+        ],
+        [
+            "tl_qmv_q8_0_r1",
+            "tl_qmv_q8_0_r2",
+            "tl_qmv_q8_0_r4",
+            "tl_qmv_q8_0_r8",
+        ],
+        [
+            "tl_qmv_q4_k_r1",
+            "tl_qmv_q4_k_r2",
+            "tl_qmv_q4_k_r4",
+            "tl_qmv_q4_k_r8",
+        ],
+        [
+            "tl_qmv_q6_k_r1",
+            "tl_qmv_q6_k_r2",
+            "tl_qmv_q6_k_r4",
+            "tl_qmv_q6_k_r8",
+        ],
+    ];
+    let format = match dtype {
+        DType::Q4_0 => 0,
+        DType::Q4_1 => 1,
+        DType::Q8_0 => 2,
+        DType::Q4_K => 3,
+        _ => 4,
+    };
+    NAMES[format][tile_rows.trailing_zeros() as usize]
+}
+
+/// `tl_qmm_<format>`: the tiled kernel for many activation rows.
+fn qmm_kernel(dtype: DType) -> &'static str {
+    match dtype {
+        DType::Q4_0 => "tl_qmm_q4_0",
+        DType::Q4_1 => "tl_qmm_q4_1",
+        DType::Q8_0 => "tl_qmm_q8_0",
+        DType::Q4_K => "tl_qmm_q4_k",
+        _ => "tl_qmm_q6_k",
+    }
+}
+
+/// Checks that a view stays inside its buffer (the kernels index without bounds checks).
+fn check_inside(op: &Op, tensor: &Tensor) -> Result<()> {
+    if tensor.numel() == 0 {
+        return Ok(());
+    }
+    let dtype = tensor.dtype();
+    let needed = tensor.layout().span_end().div_ceil(dtype.block_size()) * dtype.block_bytes();
+    let have = cuda_buffer(tensor)?.slice.len();
+    if needed > have {
+        return Err(TensorError::bad_shape(
+            op.name(),
+            tensor.shape(),
+            format!("the {dtype} view needs {needed} bytes but its buffer has {have}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The rows of a quantized tensor (all axes but the last) as a view counted in blocks, and
+/// `(rows, blocks per row)`. Each row's blocks must be dense and start on a block, and the
+/// buffer must be 16-byte aligned (as every allocation of this backend is), which the
+/// kernels' wide loads of block fields rely on.
+fn block_rows(op: &Op, tensor: &Tensor) -> Result<(Layout, usize, usize)> {
+    let (dtype, layout) = (tensor.dtype(), tensor.layout());
+    let block = dtype.block_size();
+    let bad = |detail: String| Err(TensorError::bad_shape(op.name(), layout.shape(), detail));
+    let Some((&k, outer)) = layout.shape().split_last() else {
+        return bad(format!("a {dtype} tensor needs at least one axis"));
+    };
+    let inner_stride = layout.strides()[outer.len()];
+    let outer_strides = &layout.strides()[..outer.len()];
+    let whole_blocks = layout.offset().is_multiple_of(block)
+        && k.is_multiple_of(block)
+        && (k <= 1 || inner_stride == 1)
+        && outer
+            .iter()
+            .zip(outer_strides)
+            .all(|(&d, &s)| d <= 1 || s.is_multiple_of(block));
+    if !whole_blocks {
+        return bad(format!(
+            "a {dtype} view must address whole blocks of {block} along a dense last axis (strides {:?}, offset {})",
+            layout.strides(),
+            layout.offset()
+        ));
+    }
+    check_inside(op, tensor)?;
+    let address = base_address(tensor)?;
+    if !address.is_multiple_of(16) {
+        return Err(TensorError::Backend {
+            backend: "cuda".into(),
+            detail: format!(
+                "{}: the {dtype} buffer at {address:#x} is not 16-byte aligned",
+                op.name()
+            ),
+        });
+    }
+    let strides = outer_strides.iter().map(|&s| s / block).collect();
+    let rows = Layout::from_parts(outer.to_vec(), strides, layout.offset() / block)?;
+    Ok((rows, outer.iter().product(), k / block))
+}
+
+/// Stream-ordered scratch of `bytes` bytes, freed in stream order on drop.
+fn scratch(backend: &CudaBackend, bytes: usize) -> Result<CudaBuffer> {
+    // SAFETY: the activation quantizer writes every byte the matrix product reads.
+    let slice = unsafe { backend.stream.alloc::<u8>(bytes.max(16)) }.map_err(|e| {
+        TensorError::Allocation {
+            device: "cuda".into(),
+            bytes,
+            detail: e.to_string(),
+        }
+    })?;
+    Ok(CudaBuffer { slice })
+}
+
+pub(crate) fn run(
+    backend: &CudaBackend,
+    op: &Op,
+    inputs: &[&Tensor],
+    output: &Tensor,
+) -> Result<()> {
+    match op {
+        Op::Dequantize { .. } => dequantize(backend, op, inputs[0], output),
+        Op::Quantize { dtype } => quantize(backend, op, inputs[0], *dtype, output),
+        Op::QMatMul => qmatmul(backend, op, inputs[0], inputs[1], output),
+        _ => unreachable!("quant::run got {}", op.name()),
+    }
+}
+
+fn dequantize(backend: &CudaBackend, op: &Op, input: &Tensor, output: &Tensor) -> Result<()> {
+    let format = format_code(op, input.dtype())?;
+    require_float(op, output.dtype())?;
+    if output.numel() == 0 {
+        return Ok(());
+    }
+    let (rows_layout, rows, per_row) = block_rows(op, input)?;
+    let k = per_row * input.dtype().block_size();
+    let rows_view = StridedArg::new(&op.name(), &rows_layout)?;
+    let (w, y, dt) = (
+        base_address(input)?,
+        dense_address(output)?,
+        dtype_code(output.dtype()),
+    );
+    let (rows_i, k_i) = (rows as i64, k as i64);
+    let config = LaunchConfig {
+        grid_dim: (
+            k.div_ceil(256).clamp(1, 1024) as u32,
+            rows.clamp(1, MAX_GRID_Y) as u32,
+            1,
+        ),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let f = backend.function("quant.cu", "tl_dequantize")?;
+    launch!(backend, f, config, &format, &rows_view, &w, &rows_i, &k_i, &y, &dt)
+}
+
+fn quantize(
+    backend: &CudaBackend,
+    op: &Op,
+    input: &Tensor,
+    dtype: DType,
+    output: &Tensor,
+) -> Result<()> {
+    let format = format_code(op, dtype)?;
+    require_float(op, input.dtype())?;
+    if !matches!(dtype, DType::Q8_0 | DType::Q4_0 | DType::Q4_1) {
+        return Err(TensorError::unsupported_dtype(op.name(), dtype));
+    }
+    let n = input.numel();
+    if n == 0 {
+        return Ok(());
+    }
+    if !input.shape().last().is_some_and(|k| k.is_multiple_of(32)) {
+        return Err(TensorError::bad_shape(
+            op.name(),
+            input.shape(),
+            "the last axis must hold whole blocks of 32",
+        ));
+    }
+    check_inside(op, input)?;
+    let src = StridedArg::new(&op.name(), input.layout())?;
+    let (x, dt, y) = (
+        base_address(input)?,
+        dtype_code(input.dtype()),
+        dense_address(output)?,
+    );
+    let n_blocks = (n / 32) as i64;
+    let f = backend.function("quant.cu", "tl_quantize_blocks")?;
+    // One warp per block.
+    let config = grid(n, backend.max_blocks());
+    launch!(backend, f, config, &format, &src, &x, &dt, &y, &n_blocks)
+}
+
+fn qmatmul(backend: &CudaBackend, op: &Op, x: &Tensor, w: &Tensor, output: &Tensor) -> Result<()> {
+    format_code(op, w.dtype())?;
+    require_float(op, x.dtype())?;
+    if w.rank() != 2 || x.rank() == 0 || x.shape()[x.rank() - 1] != w.shape()[1] {
+        return Err(TensorError::ShapeMismatch {
+            op: op.name(),
+            lhs: x.shape().to_vec(),
+            rhs: w.shape().to_vec(),
+            detail: "expects x [.., k] and w [n, k]".into(),
+        });
+    }
+    let (n, k) = (w.shape()[0], w.shape()[1]);
+    let m = x.numel().checked_div(k).unwrap_or(0);
+    if output.numel() == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        return crate::ops::execute(
+            backend,
+            &Op::Full {
+                shape: output.shape().to_vec(),
+                dtype: output.dtype(),
+                value: 0.0,
+            },
+            &[],
+            &[output],
+        );
+    }
+    let (rows_layout, _, blocks_per_row) = block_rows(op, w)?;
+    check_inside(op, x)?;
+
+    // 1. Activations: k int8 quants a row, then one float4 per 32 of them.
+    let quant_bytes = m * k;
+    let act_blocks = m * k / 32;
+    let act = scratch(backend, quant_bytes + 16 * act_blocks)?;
+    let (qs, ds) = (
+        act.device_address(),
+        act.device_address() + quant_bytes as u64,
+    );
+    let src = StridedArg::new(&op.name(), x.layout())?;
+    let (x_address, dt) = (base_address(x)?, dtype_code(x.dtype()));
+    let act_blocks_i = act_blocks as i64;
+    let f = backend.function("quant.cu", "tl_quantize_activation")?;
+    launch!(
+        backend,
+        f,
+        grid(act_blocks * 32, backend.max_blocks()),
+        &src,
+        &x_address,
+        &dt,
+        &qs,
+        &ds,
+        &act_blocks_i
+    )?;
+
+    // 2. The product.
+    let product = Product {
+        w: base_address(w)?,
+        w_limit: base_address(w)? + cuda_buffer(w)?.slice.len() as u64,
+        w_offset: rows_layout.offset() as i64,
+        w_stride: rows_layout.strides().first().copied().unwrap_or(0) as i64,
+        n,
+        blocks_per_row,
+        qs,
+        ds,
+        m,
+        k,
+        y: dense_address(output)?,
+        dt: dtype_code(output.dtype()),
+    };
+    let few_tiles = n.div_ceil(QMM_TILE) < backend.sm_count as usize;
+    if m <= MATVEC_ROWS || (m <= MATVEC_ROWS_SMALL_N && few_tiles) {
+        matvec(backend, w.dtype(), &product)?;
+    } else {
+        tiled(backend, w.dtype(), &product)?;
+    }
+    // The scratch is freed in stream order, after the kernel that reads it.
+    drop(act);
+    Ok(())
+}
+
+/// The arguments of one quantized product: weight rows `w_offset + j·w_stride` (in blocks)
+/// of `blocks_per_row` blocks, activation quants `qs` and their float4s `ds`, output `y`.
+struct Product {
+    w: u64,
+    /// One past the last byte of the weight's buffer.
+    w_limit: u64,
+    w_offset: i64,
+    w_stride: i64,
+    n: usize,
+    blocks_per_row: usize,
+    qs: u64,
+    ds: u64,
+    m: usize,
+    k: usize,
+    y: u64,
+    dt: i32,
+}
+
+/// A few activation rows: one pass over the weights serves a tile of up to 8 of them.
+fn matvec(backend: &CudaBackend, dtype: DType, p: &Product) -> Result<()> {
+    // Few weight rows: up to 4 warps share a row's chunks, so that small matrices still
+    // spread over the GPU.
+    let chunks = p.blocks_per_row.div_ceil(chunk_blocks(dtype));
+    let split: usize = if p.n >= 16 * backend.sm_count as usize {
+        1
+    } else {
+        [4, 2, 1].into_iter().find(|&s| s <= chunks).unwrap_or(1)
+    };
+    let tile_rows = match p.m {
+        1 => 1,
+        2 => 2,
+        3 | 4 => 4,
+        _ => 8,
+    };
+    let f = backend.function("quant.cu", qmv_kernel(dtype, tile_rows))?;
+    // split == 1 runs a persistent grid (a warp takes every G-th row): as many blocks as
+    // the GPU holds at once, or fewer when there are fewer rows.
+    let blocks = if split == 1 {
+        let per_sm = f
+            .occupancy_max_active_blocks_per_multiprocessor(QMV_THREADS, 0, None)
+            .map_err(|e| TensorError::Backend {
+                backend: "cuda".into(),
+                detail: format!("occupancy query failed: {e}"),
+            })?
+            .max(1) as usize;
+        p.n.div_ceil(QMV_WARPS)
+            .min(backend.sm_count as usize * per_sm)
+    } else {
+        p.n.div_ceil(QMV_WARPS / split)
+    };
+    let config = LaunchConfig {
+        grid_dim: (
+            blocks as u32,
+            p.m.div_ceil(tile_rows).min(MAX_GRID_Y) as u32,
+            1,
+        ),
+        block_dim: (QMV_THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let (n, per_row, m, k, split) = (
+        p.n as i64,
+        p.blocks_per_row as i64,
+        p.m as i64,
+        p.k as i64,
+        split as i32,
+    );
+    launch!(
+        backend,
+        f,
+        config,
+        &p.w,
+        &p.w_limit,
+        &p.w_offset,
+        &p.w_stride,
+        &n,
+        &per_row,
+        &p.qs,
+        &p.ds,
+        &m,
+        &k,
+        &p.y,
+        &p.dt,
+        &split
+    )
+}
+
+/// More activation rows: 64 × 64 output tiles, each weight group decoded once per tile.
+fn tiled(backend: &CudaBackend, dtype: DType, p: &Product) -> Result<()> {
+    let config = LaunchConfig {
+        grid_dim: (
+            p.n.div_ceil(QMM_TILE) as u32,
+            p.m.div_ceil(QMM_TILE).min(MAX_GRID_Y) as u32,
+            1,
+        ),
+        block_dim: (QMM_THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let (n, m, k) = (p.n as i64, p.m as i64, p.k as i64);
+    let f = backend.function("quant.cu", qmm_kernel(dtype))?;
+    launch!(
+        backend,
+        f,
+        config,
+        &p.w,
+        &p.w_offset,
+        &p.w_stride,
+        &n,
+        &p.qs,
+        &p.ds,
+        &m,
+        &k,
+        &p.y,
+        &p.dt
+    )
+}
