@@ -9,12 +9,9 @@ pub const FILES: &[(&str, &str)] = &[
     ("copy.cu", include_str!("../kernels/copy.cu")),
     ("elementwise.cu", include_str!("../kernels/elementwise.cu")),
     ("reduce.cu", include_str!("../kernels/reduce.cu")),
-<<<<<<< HEAD
     ("index.cu", include_str!("../kernels/index.cu")),
     ("nn.cu", include_str!("../kernels/nn.cu")),
-=======
     ("quant.cu", include_str!("../kernels/quant.cu")),
->>>>>>> helper/cuquant
 ];
 
 /// The full source NVRTC compiles for `file`.

@@ -21,11 +21,8 @@ mod creation;
 mod elementwise;
 mod index;
 mod matmul;
-<<<<<<< HEAD
 mod nn;
-=======
 mod quant;
->>>>>>> helper/cuquant
 mod reduce;
 
 use tl_tensor::{Op, Result, Tensor, TensorError};
@@ -50,7 +47,6 @@ pub(crate) fn execute(
         }
         Op::Reduce { .. } | Op::ArgReduce { .. } => reduce::run(backend, op, inputs, outputs[0]),
         Op::MatMul { .. } => matmul::run(backend, op, inputs, outputs[0]),
-<<<<<<< HEAD
         Op::IndexSelect { .. }
         | Op::Gather { .. }
         | Op::ScatterAdd { .. }
@@ -64,11 +60,9 @@ pub(crate) fn execute(
         | Op::Rope { .. }
         | Op::SwiGlu
         | Op::Attention { .. } => nn::run(backend, op, inputs, outputs),
-=======
         Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
             quant::run(backend, op, inputs, outputs[0])
         }
->>>>>>> helper/cuquant
         other => Err(TensorError::Backend {
             backend: "cuda".into(),
             detail: format!("{} has no CUDA kernel yet", other.name()),
