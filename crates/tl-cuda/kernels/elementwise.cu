@@ -38,7 +38,8 @@ __device__ __forceinline__ float unary_f(int op, float x) {
         case U_TANH: return tanhf(x);
         case U_SIGMOID: return 1.0f / (1.0f + expf(-x));
         case U_RELU: return x > 0.0f ? x : (x != x ? x : 0.0f);
-        case U_GELU_ERF: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+        // erfc keeps precision for large negative x, where 1 + erf(x) cancels to 0.
+        case U_GELU_ERF: return 0.5f * x * erfcf(-x * 0.70710678118654752f);
         case U_GELU_TANH: {
             float inner = 0.79788456080286536f * (x + 0.044715f * x * x * x);
             return 0.5f * x * (1.0f + tanhf(inner));

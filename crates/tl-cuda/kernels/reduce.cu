@@ -36,12 +36,17 @@ __device__ __forceinline__ Acc acc_combine(int op, Acc x, Acc y) {
         case R_MAX: r.a = (x.a != x.a || y.a != y.a) ? x.a + y.a : fmax(x.a, y.a); break;
         case R_MIN: r.a = (x.a != x.a || y.a != y.a) ? x.a + y.a : fmin(x.a, y.a); break;
         case R_LSE: {
+            // (max, sum of exp(v - max)) pairs; NaN wins, then +inf, and -inf is empty.
+            if (x.a != x.a || y.a != y.a) {
+                r.a = x.a + y.a;
+                r.b = 1.0;
+                break;
+            }
             if (x.a == -1.0 / 0.0) return y;
             if (y.a == -1.0 / 0.0) return x;
             double m = fmax(x.a, y.a);
             r.a = m;
-            r.b = x.b * exp(x.a - m) + y.b * exp(y.a - m);
-            if (x.a != x.a || y.a != y.a) r.a = x.a + y.a;
+            r.b = m == 1.0 / 0.0 ? 1.0 : x.b * exp(x.a - m) + y.b * exp(y.a - m);
             break;
         }
         default: r.a = x.a + y.a; break;
