@@ -20,6 +20,10 @@ nvrtc_lib=$(dirname "$(find "$venv" -name 'libnvrtc.so.13' | head -n 1)")
 export LD_LIBRARY_PATH="$nvrtc_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export TL_REQUIRE_NVRTC=1
 
+# The LLM tests read the real default model; fetching is skipped when it is present.
+echo "== default model"
+bash scripts/fetch-model.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"

@@ -78,6 +78,19 @@ pub enum LlmError {
     #[error("{path}: not a GGUF file nor a Hugging Face model folder (expected a .gguf file or a folder with config.json)")]
     UnknownModelFormat { path: String },
 
+    #[error("{source_name}: {feature} is not supported yet")]
+    Unsupported {
+        source_name: String,
+        feature: String,
+    },
+
+    #[error("the prompt has {prompt_tokens} tokens and {requested} more were asked for, but the context holds {context} (use a shorter prompt, fewer --max-tokens, or a larger --context)")]
+    ContextFull {
+        prompt_tokens: usize,
+        requested: usize,
+        context: usize,
+    },
+
     #[error(transparent)]
     Tensor(#[from] TensorError),
 }

@@ -1,0 +1,89 @@
+//! The KV cache: per layer, keys and values preallocated for the whole context as
+//! `[capacity, n_kv_heads, head_dim]` and written in place, one dense window of rows per step.
+
+use tl_tensor::{DType, Device, Op, Tensor};
+
+use crate::error::{LlmError, Result};
+use crate::model_config::ModelConfig;
+
+pub struct KvCache {
+    keys: Vec<Tensor>,
+    values: Vec<Tensor>,
+    len: usize,
+    capacity: usize,
+}
+
+impl KvCache {
+    pub fn new(
+        config: &ModelConfig,
+        device: &Device,
+        dtype: DType,
+        capacity: usize,
+    ) -> Result<KvCache> {
+        let shape = [capacity, config.n_kv_heads, config.head_dim];
+        let layer = || device.zeros(&shape, dtype);
+        Ok(KvCache {
+            keys: (0..config.n_layers)
+                .map(|_| layer())
+                .collect::<Result<_, _>>()?,
+            values: (0..config.n_layers)
+                .map(|_| layer())
+                .collect::<Result<_, _>>()?,
+            len: 0,
+            capacity,
+        })
+    }
+
+    /// Tokens cached so far (the position of the next token).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Forgets everything after the first `len` tokens (the next write starts there).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Fails unless `extra` more tokens fit.
+    pub fn ensure_room(&self, extra: usize) -> Result<()> {
+        if self.len + extra > self.capacity {
+            return Err(LlmError::ContextFull {
+                prompt_tokens: self.len,
+                requested: extra,
+                context: self.capacity,
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes this step's `[n, n_kv_heads, head_dim]` keys and values of `layer` at the
+    /// current position and returns views of all cached rows, `[len + n, n_kv, head_dim]`.
+    pub fn append(&self, layer: usize, keys: &Tensor, values: &Tensor) -> Result<(Tensor, Tensor)> {
+        let n = keys.shape()[0];
+        self.ensure_room(n)?;
+        let mut views = Vec::with_capacity(2);
+        for (cache, new) in [(&self.keys[layer], keys), (&self.values[layer], values)] {
+            let window = cache.narrow(0, self.len, n)?;
+            let new = new.cast(cache.dtype())?;
+            cache
+                .device()
+                .run_into(&Op::Contiguous, &[&new], &[&window])?;
+            views.push(cache.narrow(0, 0, self.len + n)?);
+        }
+        let values_view = views.pop().expect("two views");
+        Ok((views.pop().expect("two views"), values_view))
+    }
+
+    /// Marks `n` more tokens as cached, after every layer appended them.
+    pub fn advance(&mut self, n: usize) {
+        self.len += n;
+    }
+}
