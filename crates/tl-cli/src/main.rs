@@ -1,8 +1,12 @@
 //! The `tl` binary: command-line parsing and dispatch to the subcommands.
 
 mod bench;
+mod chat;
 mod device_choice;
 mod doctor;
+mod generate;
+mod info;
+mod model_args;
 
 use clap::{Parser, Subcommand};
 
@@ -16,6 +20,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Chat with a llama-family model using its own chat template.
+    ///
+    /// Without --model, uses SmolLM2-135M-Instruct (fetch it with scripts/fetch-model.sh).
+    /// With --prompt, answers one message and exits.
+    Chat(chat::ChatArgs),
+    /// Continue a raw prompt, streaming the text; prints prefill and decode speeds.
+    Generate(generate::GenerateArgs),
+    /// Describe a model file: architecture, sizes, quantization, tokenizer, chat template.
+    Info(info::InfoArgs),
     /// Checks every op on every device against the naive reference and prints a table.
     ///
     /// Exits with status 1 if any case fails. This is the check to run before trusting a
@@ -29,6 +42,9 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Chat(args) => chat::run(&args),
+        Command::Generate(args) => generate::run(&args),
+        Command::Info(args) => info::run(&args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Bench(command) => bench::run(&command),
     };

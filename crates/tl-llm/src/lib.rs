@@ -6,6 +6,7 @@ pub mod byte_level;
 pub mod chat_template;
 pub mod error;
 pub mod ggml_type;
+pub mod generation;
 pub mod gguf_file;
 pub mod gguf_tokenizer;
 pub mod gguf_value;
@@ -24,6 +25,7 @@ pub mod weight_source;
 
 pub use chat_template::{ChatMessage, ChatTemplate};
 pub use error::{LlmError, Result};
+pub use generation::{GenerationStats, SamplingParams, Session, StopReason};
 pub use gguf_file::{GgufFile, GgufTensorInfo};
 pub use gguf_tokenizer::tokenizer_from_gguf;
 pub use gguf_value::{GgufValueType, MetadataArray, MetadataValue};

@@ -1,0 +1,114 @@
+//! Options shared by the commands that run a model: which model, which device, sampling.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use tl_llm::{LlamaModel, ModelSource, SamplingParams};
+use tl_tensor::Device;
+
+use crate::device_choice::DeviceChoice;
+
+/// File name of the default model inside `$TL_HOME/models`.
+const DEFAULT_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    /// A .gguf file or a Hugging Face model folder (config.json, *.safetensors,
+    /// tokenizer.json). Default: SmolLM2-135M-Instruct from $TL_HOME/models
+    /// (fetched by scripts/fetch-model.sh).
+    #[arg(long, short = 'm')]
+    pub model: Option<PathBuf>,
+    /// Where to run.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+    /// CPU threads (all cores by default).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Tokens the KV cache holds (at most the model's context length).
+    #[arg(long, default_value_t = 4096)]
+    pub context: usize,
+}
+
+#[derive(Args, Clone)]
+pub struct SamplingArgs {
+    /// Sampling temperature; 0 picks the most likely token (greedy, reproducible).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    /// Keep only the K most likely tokens (0 keeps all).
+    #[arg(long, default_value_t = 40)]
+    pub top_k: usize,
+    /// Keep the smallest set of tokens whose probability sums to P.
+    #[arg(long, default_value_t = 0.95)]
+    pub top_p: f64,
+    /// Drop tokens less likely than P times the most likely one.
+    #[arg(long, default_value_t = 0.05)]
+    pub min_p: f64,
+    /// Penalty for tokens among the last 64 (1 disables it).
+    #[arg(long, default_value_t = 1.0)]
+    pub repeat_penalty: f64,
+    /// Seed of the sampler: the same seed gives the same text.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop when the text contains this string (may be repeated).
+    #[arg(long = "stop")]
+    pub stop: Vec<String>,
+}
+
+impl SamplingArgs {
+    pub fn params(&self) -> SamplingParams {
+        SamplingParams {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repeat_penalty: self.repeat_penalty,
+            seed: self.seed,
+            ..SamplingParams::default()
+        }
+    }
+}
+
+fn default_model_path() -> Option<PathBuf> {
+    let home = std::env::var_os("TL_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/tensorlogic")))?;
+    Some(home.join("models").join(DEFAULT_MODEL))
+}
+
+/// The model file or folder to open: the one given, else the default one if present.
+pub fn model_path(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = given {
+        return Ok(path.clone());
+    }
+    let path = default_model_path().context("neither TL_HOME nor HOME is set")?;
+    if !path.is_file() {
+        bail!(
+            "the default model is not at {}; fetch it with `bash scripts/fetch-model.sh` (from the TensorLogic repository), or pass --model",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+impl ModelArgs {
+    pub fn device(&self) -> anyhow::Result<Device> {
+        Ok(self.device.devices(self.threads)?.remove(0))
+    }
+
+    /// Opens and loads the model, printing how long loading took.
+    pub fn load(&self) -> anyhow::Result<(ModelSource, LlamaModel)> {
+        let path = model_path(self.model.as_ref())?;
+        let device = self.device()?;
+        let started = std::time::Instant::now();
+        let source = ModelSource::open(&path)?;
+        let model = LlamaModel::load(&source, &device)?;
+        eprintln!(
+            "loaded {} on {} in {:.2} s",
+            path.display(),
+            device.name(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok((source, model))
+    }
+}
