@@ -94,6 +94,19 @@ impl Plan {
         })
     }
 
+    /// The output's elements, checked to be one per reduction.
+    fn output<'a, O: bytemuck::Pod>(&self, out: &'a Tensor) -> Result<&'a mut [O]> {
+        let dst = output_slice::<O>(out)?;
+        if dst.len() != self.outputs {
+            return Err(backend_error(format!(
+                "a reduction to {} values cannot fill an output of shape {:?}",
+                self.outputs,
+                out.shape()
+            )));
+        }
+        Ok(dst)
+    }
+
     /// Element offset of the first element reduced into `output`.
     fn base(&self, output: usize) -> usize {
         let (_, len) = rows_and_len(&self.kept);
@@ -291,7 +304,7 @@ fn either<R: Reducer + ColumnReducer<In = <R as Reducer>::In, Out = <R as Reduce
 
 fn reduce_float<T: Widen>(op: ReduceOp, x: &Tensor, plan: &Plan, out: &Tensor) -> Result<()> {
     let data = checked_input::<T>(x)?;
-    let dst = output_slice::<T>(out)?;
+    let dst = plan.output(out)?;
     match op {
         ReduceOp::Sum => either(&FloatSum::<T, T>::new(false), data, plan, dst),
         ReduceOp::Mean => either(&FloatSum::<T, T>::new(true), data, plan, dst),
@@ -313,7 +326,7 @@ fn reduce_float<T: Widen>(op: ReduceOp, x: &Tensor, plan: &Plan, out: &Tensor) -
 
 fn reduce_int<I: IntElement>(op: ReduceOp, x: &Tensor, plan: &Plan, out: &Tensor) -> Result<()> {
     let data = checked_input::<I>(x)?;
-    let dst = output_slice::<I>(out)?;
+    let dst = plan.output(out)?;
     match op {
         ReduceOp::Sum => either(&IntSum::<I>::new(), data, plan, dst),
         ReduceOp::Max => either(&IntExtreme::<I, true>::new(), data, plan, dst),
@@ -333,7 +346,7 @@ fn arg_reduce(op: ArgReduceOp, axis: usize, x: &Tensor, out: &Tensor) -> Result<
     if plan.outputs == 0 {
         return Ok(());
     }
-    let dst = output_slice::<i64>(out)?;
+    let dst = plan.output::<i64>(out)?;
     let max = op == ArgReduceOp::ArgMax;
     macro_rules! float_arg {
         ($t:ty) => {{
