@@ -7,13 +7,14 @@
 pub(super) mod integer;
 pub(super) mod math;
 mod walk;
+pub(super) mod widen;
 
 use half::{bf16, f16};
 
 use self::integer::IntElement;
-use self::walk::{map1, map2, map3};
+use self::walk::{map1, map2, map3, widened_map1, widened_map2};
+use self::widen::Widen;
 use super::backend_error;
-use super::element::FloatElement;
 use crate::error::{Result, TensorError};
 use crate::op::{BinaryOp, CompareOp, Op, UnaryOp};
 use crate::tensor::Tensor;
@@ -49,20 +50,24 @@ fn unary(op: UnaryOp, x: &Tensor, out: &Tensor) -> Result<()> {
 }
 
 /// `out = T(f(f32(x)))`.
-fn float_map<T: FloatElement>(
+fn float_map<T: Widen>(
     x: &Tensor,
     out: &Tensor,
-    f: impl Fn(f32) -> f32 + Sync,
+    f: impl Fn(f32) -> f32 + Sync + Copy,
 ) -> Result<()> {
-    map1(x, out, |v: T| T::from_f32(f(v.to_f32())))
+    if T::IS_F32 {
+        map1(x, out, move |v: T| T::from_f32(f(v.to_f32())))
+    } else {
+        widened_map1::<T>(x, out, f)
+    }
 }
 
-fn unary_float<T: FloatElement>(op: UnaryOp, x: &Tensor, out: &Tensor) -> Result<()> {
+fn unary_float<T: Widen>(op: UnaryOp, x: &Tensor, out: &Tensor) -> Result<()> {
     match op {
         UnaryOp::Neg => float_map::<T>(x, out, |v| -v),
         UnaryOp::Abs => float_map::<T>(x, out, f32::abs),
         UnaryOp::Exp => float_map::<T>(x, out, math::exp),
-        UnaryOp::Log => float_map::<T>(x, out, f32::ln),
+        UnaryOp::Log => float_map::<T>(x, out, math::ln),
         UnaryOp::Sqrt => float_map::<T>(x, out, f32::sqrt),
         UnaryOp::Rsqrt => float_map::<T>(x, out, |v| 1.0 / v.sqrt()),
         UnaryOp::Recip => float_map::<T>(x, out, |v| 1.0 / v),
@@ -97,7 +102,7 @@ fn affine(scale: f64, bias: f64, x: &Tensor, out: &Tensor) -> Result<()> {
     let (scale, bias) = (scale as f32, bias as f32);
     crate::with_float_type!(
         x.dtype(),
-        T => float_map::<T>(x, out, |v| v * scale + bias),
+        T => float_map::<T>(x, out, move |v| v * scale + bias),
         _ => Err(unsupported("affine", x.dtype()))
     )
 }
@@ -111,18 +116,22 @@ fn binary(op: BinaryOp, x: &Tensor, y: &Tensor, out: &Tensor) -> Result<()> {
 }
 
 /// `out = T(f(f32(x), f32(y)))`.
-fn float_zip<T: FloatElement>(
+fn float_zip<T: Widen>(
     x: &Tensor,
     y: &Tensor,
     out: &Tensor,
-    f: impl Fn(f32, f32) -> f32 + Sync,
+    f: impl Fn(f32, f32) -> f32 + Sync + Copy,
 ) -> Result<()> {
-    map2(x, y, out, |a: T, b: T| {
-        T::from_f32(f(a.to_f32(), b.to_f32()))
-    })
+    if T::IS_F32 {
+        map2(x, y, out, move |a: T, b: T| {
+            T::from_f32(f(a.to_f32(), b.to_f32()))
+        })
+    } else {
+        widened_map2::<T>(x, y, out, f)
+    }
 }
 
-fn binary_float<T: FloatElement>(op: BinaryOp, x: &Tensor, y: &Tensor, out: &Tensor) -> Result<()> {
+fn binary_float<T: Widen>(op: BinaryOp, x: &Tensor, y: &Tensor, out: &Tensor) -> Result<()> {
     match op {
         BinaryOp::Add => float_zip::<T>(x, y, out, |a, b| a + b),
         BinaryOp::Sub => float_zip::<T>(x, y, out, |a, b| a - b),
@@ -170,19 +179,19 @@ fn compare_by<S, K>(
     x: &Tensor,
     y: &Tensor,
     out: &Tensor,
-    key: impl Fn(S) -> K + Sync,
+    key: impl Fn(S) -> K + Sync + Copy,
 ) -> Result<()>
 where
     S: bytemuck::Pod + Sync,
     K: PartialOrd,
 {
     match op {
-        CompareOp::Eq => map2(x, y, out, |a: S, b: S| (key(a) == key(b)) as u8),
-        CompareOp::Ne => map2(x, y, out, |a: S, b: S| (key(a) != key(b)) as u8),
-        CompareOp::Lt => map2(x, y, out, |a: S, b: S| (key(a) < key(b)) as u8),
-        CompareOp::Le => map2(x, y, out, |a: S, b: S| (key(a) <= key(b)) as u8),
-        CompareOp::Gt => map2(x, y, out, |a: S, b: S| (key(a) > key(b)) as u8),
-        CompareOp::Ge => map2(x, y, out, |a: S, b: S| (key(a) >= key(b)) as u8),
+        CompareOp::Eq => map2(x, y, out, move |a: S, b: S| (key(a) == key(b)) as u8),
+        CompareOp::Ne => map2(x, y, out, move |a: S, b: S| (key(a) != key(b)) as u8),
+        CompareOp::Lt => map2(x, y, out, move |a: S, b: S| (key(a) < key(b)) as u8),
+        CompareOp::Le => map2(x, y, out, move |a: S, b: S| (key(a) <= key(b)) as u8),
+        CompareOp::Gt => map2(x, y, out, move |a: S, b: S| (key(a) > key(b)) as u8),
+        CompareOp::Ge => map2(x, y, out, move |a: S, b: S| (key(a) >= key(b)) as u8),
     }
 }
 
@@ -208,5 +217,27 @@ fn select(condition: &Tensor, x: &Tensor, y: &Tensor, out: &Tensor) -> Result<()
         DType::F16 | DType::BF16 => pick::<u16>(condition, x, y, out),
         DType::U8 | DType::Bool => pick::<u8>(condition, x, y, out),
         other => Err(unsupported("where", other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{BinaryOp, Device, UnaryOp};
+
+    #[test]
+    fn integer_division_truncates_wraps_and_gives_zero_for_zero_divisors() {
+        let device = Device::cpu();
+        let a = device
+            .from_slice(&[7i32, -7, 7, i32::MIN, 5], &[5])
+            .unwrap();
+        let b = device.from_slice(&[2i32, 2, 0, -1, -3], &[5]).unwrap();
+        let q = a
+            .binary(BinaryOp::Div, &b)
+            .unwrap()
+            .to_vec::<i32>()
+            .unwrap();
+        assert_eq!(q, [3, -3, 0, i32::MIN, -1]);
+        let neg = a.unary(UnaryOp::Neg).unwrap().to_vec::<i32>().unwrap();
+        assert_eq!(neg, [-7, 7, -7, i32::MIN, -5]);
     }
 }

@@ -13,33 +13,93 @@ const ROUND_MAGIC: f32 = 12_582_912.0;
 /// 2²³: every f32 at least this large is an integer.
 const INTEGRAL: f32 = 8_388_608.0;
 
-/// `eˣ` (Cephes `expf` polynomial, ~1 ulp).
+/// ln 2 split so that `n · LN2_HI` is exact for the |n| ≤ 150 that occur.
+const LN2_HI: f32 = 0.693_359_4;
+const LN2_LO: f32 = -2.121_944_4e-4;
+
+/// `eʳ` for |r| ≤ ln2/2 (Cephes `expf` polynomial).
 #[inline(always)]
-pub(crate) fn exp(x: f32) -> f32 {
-    // ln 2 split so that `n · LN2_HI` is exact for the |n| ≤ 150 that occur.
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // Below -104 the result rounds to 0 and above 89 to ∞; clamping keeps n in range. NaN
-    // passes through `clamp` and on to a NaN result.
-    let x = x.clamp(-104.0, 89.0);
-    let shifted = x * LOG2_E + ROUND_MAGIC;
-    let n = shifted - ROUND_MAGIC;
-    let r = x - n * LN2_HI - n * LN2_LO;
+fn exp_reduced(r: f32) -> f32 {
     let mut p = 1.987_569_1e-4;
     p = p * r + 1.398_199_9e-3;
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
     p = p * r + 5e-1;
-    let e = p * r * r + r + 1.0;
-    // 2ⁿ built from exponent bits, in two factors so that n ∈ [-150, 129] (subnormal and
-    // overflowing results) never needs an exponent field outside the normal range.
+    p * r * r + r + 1.0
+}
+
+/// `e · 2ⁿ`, with `n` held in the low mantissa bits of `shifted` (see [`ROUND_MAGIC`]).
+/// 2ⁿ is built from exponent bits in two factors, so that n ∈ [-150, 129] (subnormal and
+/// overflowing results) never needs an exponent field outside the normal range.
+#[inline(always)]
+fn scale_by_power_of_two(e: f32, shifted: f32) -> f32 {
     let k = (shifted.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
     let k1 = k >> 1;
     let k2 = k.wrapping_sub(k1);
     let scale1 = f32::from_bits((k1.wrapping_add(127) as u32) << 23);
     let scale2 = f32::from_bits((k2.wrapping_add(127) as u32) << 23);
     e * scale1 * scale2
+}
+
+/// `eˣ` (~1 ulp).
+#[inline(always)]
+pub(crate) fn exp(x: f32) -> f32 {
+    // Below -104 the result rounds to 0 and above 89 to ∞; clamping keeps n in range. NaN
+    // passes through `clamp` and on to a NaN result.
+    let x = x.clamp(-104.0, 89.0);
+    let shifted = x * LOG2_E + ROUND_MAGIC;
+    let n = shifted - ROUND_MAGIC;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    scale_by_power_of_two(exp_reduced(r), shifted)
+}
+
+/// `e^(hi + lo)` without rounding `hi + lo` first, for `hi` whose difference from a
+/// multiple of `LN2_HI` is exact (few significant bits) and `hi + lo` in [-104, 88].
+#[inline(always)]
+fn exp_of_sum(hi: f32, lo: f32) -> f32 {
+    let shifted = (hi + lo) * LOG2_E + ROUND_MAGIC;
+    let n = shifted - ROUND_MAGIC;
+    let r = (hi - n * LN2_HI) + lo - n * LN2_LO;
+    scale_by_power_of_two(exp_reduced(r), shifted)
+}
+
+/// The natural logarithm (Cephes `logf`, ~1 ulp), subnormals included.
+#[inline(always)]
+pub(crate) fn ln(x: f32) -> f32 {
+    // Subnormals are scaled by 2²³ into the normal range, and the exponent corrected.
+    let subnormal = x < f32::MIN_POSITIVE;
+    let scaled = if subnormal { x * INTEGRAL } else { x };
+    let bits = scaled.to_bits() as i32;
+    let correction = if subnormal { 23 } else { 0 };
+    // x = m · 2^e with m in [0.5, 1), then folded into [√½, √2) around 1.
+    let e = ((bits >> 23) & 0xff) - 126 - correction;
+    let m = f32::from_bits(((bits & 0x007f_ffff) | 0x3f00_0000) as u32);
+    let below = m < FRAC_1_SQRT_2;
+    let e = (if below { e - 1 } else { e }) as f32;
+    let m = if below { m + m - 1.0 } else { m - 1.0 };
+    let z = m * m;
+    let mut p = 7.037_683_6e-2;
+    p = p * m - 1.151_461e-1;
+    p = p * m + 1.167_699_9e-1;
+    p = p * m - 1.242_014_1e-1;
+    p = p * m + 1.424_932_3e-1;
+    p = p * m - 1.666_805_8e-1;
+    p = p * m + 2.000_071_4e-1;
+    p = p * m - 2.499_999_4e-1;
+    p = p * m + 3.333_333e-1;
+    let y = p * m * z + e * LN2_LO - 0.5 * z;
+    let result = m + y + e * LN2_HI;
+    if x == f32::INFINITY {
+        x
+    } else if x > 0.0 {
+        result
+    } else if x == 0.0 {
+        f32::NEG_INFINITY
+    } else {
+        // Negative or NaN.
+        f32::NAN
+    }
 }
 
 /// `1 / (1 + e⁻ˣ)`.
@@ -91,11 +151,11 @@ pub(crate) fn erfc(w: f32) -> f32 {
     p = p * t + 0.374_091_96;
     p = p * t + 1.000_023_7;
     p = p * t - 1.265_512_2;
-    // exp(−z²) loses relative accuracy ~ z²·ε when −z² is rounded; with `high` keeping 12
-    // significant bits, high² is exact and −z² = −high² + (high − z)(high + z) splits into
-    // an exact part and a small one.
+    // exp(−z² + p) would lose relative accuracy ~z²·ε if −z² were rounded; with `high`
+    // keeping 12 significant bits, high² is exact and −z² = −high² + (high − z)(high + z)
+    // splits into an exact part and a small one, which `exp_of_sum` never adds up.
     let high = f32::from_bits(z.to_bits() & 0xffff_f000);
-    let tail = t * exp(-high * high) * exp((high - z) * (high + z) + p);
+    let tail = t * exp_of_sum(-(high * high), (high - z) * (high + z) + p);
     if w < 0.0 {
         2.0 - tail
     } else {
@@ -181,6 +241,31 @@ mod tests {
         // Subnormal results keep their value (within their reduced precision).
         let tiny = exp(-100.0) as f64;
         assert!((tiny - (-100f64).exp()).abs() < 1e-44);
+    }
+
+    #[test]
+    fn ln_is_accurate_everywhere() {
+        assert!(worst(ln, f64::ln, 1e-3, 10.0) < 3e-7);
+        assert!(worst(ln, f64::ln, 10.0, 1e6) < 3e-7);
+        for x in [
+            1e-45f32,
+            3e-42,
+            1e-38,
+            f32::MIN_POSITIVE,
+            0.5,
+            2.0,
+            1e30,
+            f32::MAX,
+        ] {
+            let (got, want) = (ln(x) as f64, (x as f64).ln());
+            assert!((got - want).abs() <= 3e-7 * want.abs().max(1.0), "{x:e}");
+        }
+        assert_eq!(ln(1.0), 0.0);
+        assert_eq!(ln(0.0), f32::NEG_INFINITY);
+        assert_eq!(ln(-0.0), f32::NEG_INFINITY);
+        assert_eq!(ln(f32::INFINITY), f32::INFINITY);
+        assert!(ln(-1.0).is_nan());
+        assert!(ln(f32::NAN).is_nan());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use super::super::strided::row_offset;
 use super::super::{backend_error, input_slice, output_slice};
+use super::widen::{Widen, BLOCK};
 use crate::error::Result;
 use crate::layout::Layout;
 use crate::tensor::Tensor;
@@ -121,7 +122,7 @@ pub(in crate::cpu) fn checked_input<T: bytemuck::Pod>(tensor: &Tensor) -> Result
 }
 
 /// `out[i] = f(x[i])` over a broadcast, strided `x`.
-pub(super) fn map1<A, O>(x: &Tensor, out: &Tensor, f: impl Fn(A) -> O + Sync) -> Result<()>
+pub(super) fn map1<A, O>(x: &Tensor, out: &Tensor, f: impl Fn(A) -> O + Sync + Copy) -> Result<()>
 where
     A: bytemuck::Pod + Sync,
     O: bytemuck::Pod + Send,
@@ -134,14 +135,17 @@ where
     let walk = Walk::new(out.shape(), [x.layout()])?;
     let [ia] = walk.inner();
     walk.for_each_run(dst, |run, [sa]| {
+        // A local copy of the function (and what it captured), so LLVM sees that the
+        // output stores cannot change it and hoists its captures out of the loop.
+        let function = f;
         let n = run.len();
         if ia == 1 {
             for (o, &va) in run.iter_mut().zip(&a[sa..sa + n]) {
-                *o = f(va);
+                *o = function(va);
             }
         } else {
             for (j, o) in run.iter_mut().enumerate() {
-                *o = f(a[sa + j * ia]);
+                *o = function(a[sa + j * ia]);
             }
         }
     });
@@ -153,7 +157,7 @@ pub(super) fn map2<A, B, O>(
     x: &Tensor,
     y: &Tensor,
     out: &Tensor,
-    f: impl Fn(A, B) -> O + Sync,
+    f: impl Fn(A, B) -> O + Sync + Copy,
 ) -> Result<()>
 where
     A: bytemuck::Pod + Sync,
@@ -168,28 +172,31 @@ where
     let walk = Walk::new(out.shape(), [x.layout(), y.layout()])?;
     let [ia, ib] = walk.inner();
     walk.for_each_run(dst, |run, [sa, sb]| {
+        // A local copy of the function (and what it captured), so LLVM sees that the
+        // output stores cannot change it and hoists its captures out of the loop.
+        let function = f;
         let n = run.len();
         match (ia, ib) {
             (1, 1) => {
                 for ((o, &va), &vb) in run.iter_mut().zip(&a[sa..sa + n]).zip(&b[sb..sb + n]) {
-                    *o = f(va, vb);
+                    *o = function(va, vb);
                 }
             }
             (1, 0) => {
                 let vb = b[sb];
                 for (o, &va) in run.iter_mut().zip(&a[sa..sa + n]) {
-                    *o = f(va, vb);
+                    *o = function(va, vb);
                 }
             }
             (0, 1) => {
                 let va = a[sa];
                 for (o, &vb) in run.iter_mut().zip(&b[sb..sb + n]) {
-                    *o = f(va, vb);
+                    *o = function(va, vb);
                 }
             }
             _ => {
                 for (j, o) in run.iter_mut().enumerate() {
-                    *o = f(a[sa + j * ia], b[sb + j * ib]);
+                    *o = function(a[sa + j * ia], b[sb + j * ib]);
                 }
             }
         }
@@ -203,7 +210,7 @@ pub(super) fn map3<A, B, C, O>(
     y: &Tensor,
     z: &Tensor,
     out: &Tensor,
-    f: impl Fn(A, B, C) -> O + Sync,
+    f: impl Fn(A, B, C) -> O + Sync + Copy,
 ) -> Result<()>
 where
     A: bytemuck::Pod + Sync,
@@ -223,6 +230,9 @@ where
     let walk = Walk::new(out.shape(), [x.layout(), y.layout(), z.layout()])?;
     let [ia, ib, ic] = walk.inner();
     walk.for_each_run(dst, |run, [sa, sb, sc]| {
+        // A local copy of the function (and what it captured), so LLVM sees that the
+        // output stores cannot change it and hoists its captures out of the loop.
+        let function = f;
         let n = run.len();
         match (ia, ib, ic) {
             (1, 1, 1) => {
@@ -232,27 +242,109 @@ where
                     .zip(&b[sb..sb + n])
                     .zip(&c[sc..sc + n])
                 {
-                    *o = f(va, vb, vc);
+                    *o = function(va, vb, vc);
                 }
             }
             // A mask choosing between a tensor and a constant (masked fill), either way round.
             (1, 1, 0) => {
                 let vc = c[sc];
                 for ((o, &va), &vb) in run.iter_mut().zip(&a[sa..sa + n]).zip(&b[sb..sb + n]) {
-                    *o = f(va, vb, vc);
+                    *o = function(va, vb, vc);
                 }
             }
             (1, 0, 1) => {
                 let vb = b[sb];
                 for ((o, &va), &vc) in run.iter_mut().zip(&a[sa..sa + n]).zip(&c[sc..sc + n]) {
-                    *o = f(va, vb, vc);
+                    *o = function(va, vb, vc);
                 }
             }
             _ => {
                 for (j, o) in run.iter_mut().enumerate() {
-                    *o = f(a[sa + j * ia], b[sb + j * ib], c[sc + j * ic]);
+                    *o = function(a[sa + j * ia], b[sb + j * ib], c[sc + j * ic]);
                 }
             }
+        }
+    });
+    Ok(())
+}
+
+/// The f32 values of `count` elements of a run starting at `start` with inner `stride`.
+#[inline(always)]
+fn load_f32<'a, T: Widen>(
+    src: &'a [T],
+    (start, stride): (usize, usize),
+    count: usize,
+    buf: &'a mut [f32; BLOCK],
+) -> &'a [f32] {
+    match stride {
+        1 => T::widen(&src[start..start + count], buf),
+        0 => {
+            buf[..count].fill(src[start].to_f32());
+            &buf[..count]
+        }
+        _ => {
+            for (j, w) in buf[..count].iter_mut().enumerate() {
+                *w = src[start + j * stride].to_f32();
+            }
+            &buf[..count]
+        }
+    }
+}
+
+/// `out[i] = f(x[i])` for f16/bf16: each block of a run is widened to f32, mapped, and
+/// narrowed back, so conversions and math are all slice loops.
+pub(super) fn widened_map1<T: Widen>(
+    x: &Tensor,
+    out: &Tensor,
+    f: impl Fn(f32) -> f32 + Sync + Copy,
+) -> Result<()> {
+    let a = checked_input::<T>(x)?;
+    let dst = output_slice::<T>(out)?;
+    if dst.is_empty() {
+        return Ok(());
+    }
+    let walk = Walk::new(out.shape(), [x.layout()])?;
+    let [ia] = walk.inner();
+    walk.for_each_run(dst, |run, [sa]| {
+        let function = f;
+        let (mut buf_a, mut buf_out) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+        for (k, block) in run.chunks_mut(BLOCK).enumerate() {
+            let n = block.len();
+            let xs = load_f32(a, (sa + k * BLOCK * ia, ia), n, &mut buf_a);
+            for (o, &v) in buf_out[..n].iter_mut().zip(xs) {
+                *o = function(v);
+            }
+            T::narrow(&buf_out[..n], block);
+        }
+    });
+    Ok(())
+}
+
+/// `out[i] = f(x[i], y[i])` for f16/bf16, a widened block at a time.
+pub(super) fn widened_map2<T: Widen>(
+    x: &Tensor,
+    y: &Tensor,
+    out: &Tensor,
+    f: impl Fn(f32, f32) -> f32 + Sync + Copy,
+) -> Result<()> {
+    let (a, b) = (checked_input::<T>(x)?, checked_input::<T>(y)?);
+    let dst = output_slice::<T>(out)?;
+    if dst.is_empty() {
+        return Ok(());
+    }
+    let walk = Walk::new(out.shape(), [x.layout(), y.layout()])?;
+    let [ia, ib] = walk.inner();
+    walk.for_each_run(dst, |run, [sa, sb]| {
+        let function = f;
+        let mut bufs = ([0.0f32; BLOCK], [0.0f32; BLOCK], [0.0f32; BLOCK]);
+        for (k, block) in run.chunks_mut(BLOCK).enumerate() {
+            let n = block.len();
+            let xs = load_f32(a, (sa + k * BLOCK * ia, ia), n, &mut bufs.0);
+            let ys = load_f32(b, (sb + k * BLOCK * ib, ib), n, &mut bufs.1);
+            for ((o, &va), &vb) in bufs.2[..n].iter_mut().zip(xs).zip(ys) {
+                *o = function(va, vb);
+            }
+            T::narrow(&bufs.2[..n], block);
         }
     });
     Ok(())

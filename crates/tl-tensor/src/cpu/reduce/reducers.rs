@@ -6,12 +6,10 @@ use std::marker::PhantomData;
 use super::super::element::FloatElement;
 use super::super::elementwise::integer::IntElement;
 use super::super::elementwise::math;
+use super::super::elementwise::widen::{Widen, BLOCK};
 
 /// Independent f32 accumulators per vectorised loop (four SSE or two AVX registers).
 const LANES: usize = 16;
-/// Elements summed in f32 lanes before the partial sum joins the f64 total: each lane adds
-/// only `BLOCK / LANES` values in f32, so long sums keep f64-like accuracy.
-const BLOCK: usize = 256;
 
 /// A reduction of one output's elements, fed as runs in their fixed order; partial results
 /// of consecutive pieces are merged with `combine` (earlier piece first).
@@ -40,14 +38,20 @@ pub(super) trait ColumnReducer: Sync {
     type Acc: Copy + Send + Sync;
     fn start(&self) -> Self::Acc;
     fn step(&self, acc: Self::Acc, x: Self::In) -> Self::Acc;
+    /// Merges the accumulators of two consecutive ranges of reduced elements.
+    fn merge(&self, earlier: Self::Acc, later: Self::Acc) -> Self::Acc;
     fn finish(&self, acc: Self::Acc, n: usize) -> Self::Out;
 }
 
-/// `f64` sum of `f(x)` over a run, in f32 lanes per block.
+/// `f64` sum of `f(x)` over a run: each block of `BLOCK` elements is widened to f32 and
+/// summed in f32 lanes (each lane adds only `BLOCK / LANES` values, so long sums keep
+/// f64-like accuracy), and the block sums are added in f64.
 #[inline(always)]
-fn blocked_sum<T: Copy>(xs: &[T], f: impl Fn(T) -> f32) -> f64 {
+fn blocked_sum<T: Widen>(xs: &[T], f: impl Fn(f32) -> f32) -> f64 {
+    let mut buf = [0.0f32; BLOCK];
     let mut total = 0.0f64;
     for block in xs.chunks(BLOCK) {
+        let block = T::widen(block, &mut buf);
         let mut lanes = [0.0f32; LANES];
         let mut groups = block.chunks_exact(LANES);
         for group in &mut groups {
@@ -92,7 +96,7 @@ impl<T, O> FloatSum<T, O> {
     }
 }
 
-impl<T: FloatElement, O: FloatElement> Reducer for FloatSum<T, O> {
+impl<T: Widen, O: FloatElement> Reducer for FloatSum<T, O> {
     type In = T;
     type Out = O;
     type Acc = f64;
@@ -104,7 +108,7 @@ impl<T: FloatElement, O: FloatElement> Reducer for FloatSum<T, O> {
         *acc += x.to_f32() as f64;
     }
     fn run(&self, acc: &mut f64, xs: &[T], _first: usize) {
-        *acc += blocked_sum(xs, T::to_f32);
+        *acc += blocked_sum(xs, |x| x);
     }
     fn combine(&self, earlier: f64, later: f64) -> f64 {
         earlier + later
@@ -124,6 +128,9 @@ impl<T: FloatElement, O: FloatElement> ColumnReducer for FloatSum<T, O> {
     #[inline(always)]
     fn step(&self, acc: f64, x: T) -> f64 {
         acc + x.to_f32() as f64
+    }
+    fn merge(&self, earlier: f64, later: f64) -> f64 {
+        earlier + later
     }
     fn finish(&self, acc: f64, n: usize) -> O {
         O::from_f32(self.result(acc, n))
@@ -147,7 +154,7 @@ impl<T, O, const MAX: bool> FloatExtreme<T, O, MAX> {
     }
 }
 
-impl<T: FloatElement, O: FloatElement, const MAX: bool> Reducer for FloatExtreme<T, O, MAX> {
+impl<T: Widen, O: FloatElement, const MAX: bool> Reducer for FloatExtreme<T, O, MAX> {
     type In = T;
     type Out = O;
     type Acc = f32;
@@ -159,18 +166,23 @@ impl<T: FloatElement, O: FloatElement, const MAX: bool> Reducer for FloatExtreme
         *acc = extreme::<MAX>(*acc, x.to_f32());
     }
     fn run(&self, acc: &mut f32, xs: &[T], _first: usize) {
+        let mut buf = [0.0f32; BLOCK];
         let mut lanes = [*acc; LANES];
-        let mut groups = xs.chunks_exact(LANES);
-        for group in &mut groups {
-            for (lane, &x) in lanes.iter_mut().zip(group) {
-                *lane = extreme::<MAX>(*lane, x.to_f32());
+        let mut rest = *acc;
+        for block in xs.chunks(BLOCK) {
+            let block = T::widen(block, &mut buf);
+            let mut groups = block.chunks_exact(LANES);
+            for group in &mut groups {
+                for (lane, &x) in lanes.iter_mut().zip(group) {
+                    *lane = extreme::<MAX>(*lane, x);
+                }
             }
+            rest = groups
+                .remainder()
+                .iter()
+                .fold(rest, |m, &x| extreme::<MAX>(m, x));
         }
-        let folded = lanes.into_iter().fold(*acc, extreme::<MAX>);
-        *acc = groups
-            .remainder()
-            .iter()
-            .fold(folded, |m, &x| extreme::<MAX>(m, x.to_f32()));
+        *acc = lanes.into_iter().fold(rest, extreme::<MAX>);
     }
     fn combine(&self, earlier: f32, later: f32) -> f32 {
         extreme::<MAX>(earlier, later)
@@ -190,6 +202,9 @@ impl<T: FloatElement, O: FloatElement, const MAX: bool> ColumnReducer for FloatE
     #[inline(always)]
     fn step(&self, acc: f32, x: T) -> f32 {
         extreme::<MAX>(acc, x.to_f32())
+    }
+    fn merge(&self, earlier: f32, later: f32) -> f32 {
+        extreme::<MAX>(earlier, later)
     }
     fn finish(&self, acc: f32, _n: usize) -> O {
         O::from_f32(acc)
@@ -212,7 +227,7 @@ impl<'a, T> SumExp<'a, T> {
     }
 }
 
-impl<T: FloatElement> Reducer for SumExp<'_, T> {
+impl<T: Widen> Reducer for SumExp<'_, T> {
     type In = T;
     type Out = T;
     /// The output's shift and the running sum.
@@ -226,7 +241,7 @@ impl<T: FloatElement> Reducer for SumExp<'_, T> {
     }
     fn run(&self, acc: &mut (f32, f64), xs: &[T], _first: usize) {
         let shift = acc.0;
-        acc.1 += blocked_sum(xs, |x: T| math::exp(x.to_f32() - shift));
+        acc.1 += blocked_sum(xs, |x| math::exp(x - shift));
     }
     fn combine(&self, earlier: (f32, f64), later: (f32, f64)) -> (f32, f64) {
         (earlier.0, earlier.1 + later.1)
@@ -282,6 +297,9 @@ impl<I: IntElement> ColumnReducer for IntSum<I> {
     #[inline(always)]
     fn step(&self, acc: I, x: I) -> I {
         acc.wrapping_add(x)
+    }
+    fn merge(&self, earlier: I, later: I) -> I {
+        earlier.wrapping_add(later)
     }
     fn finish(&self, acc: I, _n: usize) -> I {
         acc
@@ -346,6 +364,9 @@ impl<I: IntElement, const MAX: bool> ColumnReducer for IntExtreme<I, MAX> {
     #[inline(always)]
     fn step(&self, acc: I, x: I) -> I {
         Self::pick(acc, x)
+    }
+    fn merge(&self, earlier: I, later: I) -> I {
+        Self::pick(earlier, later)
     }
     fn finish(&self, acc: I, _n: usize) -> I {
         acc
