@@ -12,6 +12,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("index.cu", include_str!("../kernels/index.cu")),
     ("nn.cu", include_str!("../kernels/nn.cu")),
     ("quant.cu", include_str!("../kernels/quant.cu")),
+    ("sample.cu", include_str!("../kernels/sample.cu")),
 ];
 
 /// The full source NVRTC compiles for `file`.

@@ -24,6 +24,7 @@ mod matmul;
 mod nn;
 mod quant;
 mod reduce;
+mod sample;
 
 use tl_tensor::{Op, Result, Tensor, TensorError};
 
@@ -62,6 +63,9 @@ pub(crate) fn execute(
         | Op::Attention { .. } => nn::run(backend, op, inputs, outputs),
         Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
             quant::run(backend, op, inputs, outputs[0])
+        }
+        Op::Sample { .. } | Op::RepetitionPenalty { .. } => {
+            sample::run(backend, op, inputs, outputs[0])
         }
         other => Err(TensorError::Backend {
             backend: "cuda".into(),

@@ -1,0 +1,134 @@
+//! Launchers: token sampling and the repetition penalty, one block per row.
+
+use cudarc::driver::LaunchConfig;
+use tl_tensor::{Op, Result, Tensor, TensorError};
+
+use crate::backend::CudaBackend;
+use crate::launch::{base_address, dense_address, dtype_code};
+
+const FILE: &str = "sample.cu";
+
+/// Threads of a `tl_sample` block (`SAMPLE_THREADS` in kernels/sample.cu).
+const SAMPLE_THREADS: u32 = 1024;
+
+/// Threads of a `tl_repetition_penalty` block (`PENALTY_THREADS` in kernels/sample.cu).
+const PENALTY_THREADS: u32 = 256;
+
+/// Candidate keys are below 2^32 · vocab and must fit an i64.
+const MAX_SAMPLE_VOCAB: usize = i32::MAX as usize;
+
+pub(crate) fn run(
+    backend: &CudaBackend,
+    op: &Op,
+    inputs: &[&Tensor],
+    output: &Tensor,
+) -> Result<()> {
+    let logits = inputs[0];
+    let (rows, vocab) = (logits.shape()[0], logits.shape()[1]);
+    if rows == 0 {
+        return Ok(());
+    }
+    let (x_offset, x_row_stride, x_col_stride) = matrix_view(logits);
+    let (x, dt, y) = (
+        base_address(logits)?,
+        dtype_code(logits.dtype()),
+        dense_address(output)?,
+    );
+    let (rows_i, vocab_i) = (rows as i64, vocab as i64);
+    match op {
+        Op::Sample {
+            temperature,
+            top_k,
+            top_p,
+            min_p,
+        } => {
+            if vocab > MAX_SAMPLE_VOCAB {
+                return Err(TensorError::bad_shape(
+                    op.name(),
+                    logits.shape(),
+                    format!("the CUDA backend samples from at most {MAX_SAMPLE_VOCAB} tokens"),
+                ));
+            }
+            let uniform = inputs[1];
+            let u = base_address(uniform)?;
+            let (u_offset, u_stride) = (
+                uniform.layout().offset() as i64,
+                uniform.layout().strides()[0] as i64,
+            );
+            // 0 and anything >= vocab keep every token (the kernel's convention).
+            let top_k = if *top_k >= vocab { 0 } else { *top_k as i64 };
+            let (temperature, top_p, min_p) = (*temperature, *top_p, *min_p);
+            let config = row_blocks(backend, rows, SAMPLE_THREADS);
+            let f = backend.function(FILE, "tl_sample")?;
+            launch!(
+                backend,
+                f,
+                config,
+                &x,
+                &dt,
+                &x_offset,
+                &x_row_stride,
+                &x_col_stride,
+                &u,
+                &u_offset,
+                &u_stride,
+                &y,
+                &rows_i,
+                &vocab_i,
+                &temperature,
+                &top_k,
+                &top_p,
+                &min_p
+            )
+        }
+        Op::RepetitionPenalty { penalty } => {
+            let tokens = inputs[1];
+            let (t_offset, t_row_stride, t_col_stride) = matrix_view(tokens);
+            let (t, tdt) = (base_address(tokens)?, dtype_code(tokens.dtype()));
+            let n = tokens.shape()[1] as i64;
+            let penalty = *penalty as f32;
+            let config = row_blocks(backend, rows, PENALTY_THREADS);
+            let f = backend.function(FILE, "tl_repetition_penalty")?;
+            launch!(
+                backend,
+                f,
+                config,
+                &x,
+                &dt,
+                &x_offset,
+                &x_row_stride,
+                &x_col_stride,
+                &t,
+                &tdt,
+                &t_offset,
+                &t_row_stride,
+                &t_col_stride,
+                &y,
+                &rows_i,
+                &vocab_i,
+                &n,
+                &penalty
+            )
+        }
+        _ => unreachable!("sample::run got {}", op.name()),
+    }
+}
+
+/// `(offset, row stride, column stride)` of a 2-D view, in elements.
+fn matrix_view(tensor: &Tensor) -> (i64, i64, i64) {
+    let layout = tensor.layout();
+    (
+        layout.offset() as i64,
+        layout.strides()[0] as i64,
+        layout.strides()[1] as i64,
+    )
+}
+
+/// One block of `threads` per row, rows grid-strided beyond the useful block count.
+fn row_blocks(backend: &CudaBackend, rows: usize, threads: u32) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (rows.clamp(1, backend.max_blocks() as usize) as u32, 1, 1),
+        block_dim: (threads, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
