@@ -50,21 +50,35 @@ impl Conversation<'_> {
         let template = self.source.chat_template(None)?;
         self.messages.push(ChatMessage::new("user", text));
         let all: Vec<ChatMessage> = self.system.iter().chain(&self.messages).cloned().collect();
-        let token_text = |id: Option<u32>| id.and_then(|i| tokenizer.token_text(i)).unwrap_or_default();
-        let rendered = template.render(&all, true, &token_text(tokenizer.bos()), &token_text(tokenizer.eos()))?;
+        let token_text =
+            |id: Option<u32>| id.and_then(|i| tokenizer.token_text(i)).unwrap_or_default();
+        let rendered = template.render(
+            &all,
+            true,
+            &token_text(tokenizer.bos()),
+            &token_text(tokenizer.eos()),
+        )?;
         let prompt = tokenizer.encode(&rendered, tokenizer.add_bos(), true)?;
         let mut reply = String::new();
         let mut stdout = std::io::stdout();
-        let stats = self.session.generate(tokenizer, &prompt, args.max_tokens, &args.sampling.params(), &args.sampling.stop, |piece| {
-            reply.push_str(piece);
-            print!("{piece}");
-            let _ = stdout.flush();
-        });
+        let stats = self.session.generate(
+            tokenizer,
+            &prompt,
+            args.max_tokens,
+            &args.sampling.params(),
+            &args.sampling.stop,
+            |piece| {
+                reply.push_str(piece);
+                print!("{piece}");
+                let _ = stdout.flush();
+            },
+        );
         println!();
         match stats {
             Ok(stats) => {
                 print_stats(&stats);
-                self.messages.push(ChatMessage::new("assistant", reply.trim()));
+                self.messages
+                    .push(ChatMessage::new("assistant", reply.trim()));
                 Ok(())
             }
             Err(e) => {
@@ -81,7 +95,11 @@ pub fn run(args: &ChatArgs) -> anyhow::Result<ExitCode> {
         source: &source,
         session: Session::new(&model, args.model.context)?,
         messages: Vec::new(),
-        system: args.system.iter().map(|s| ChatMessage::new("system", s.as_str())).collect(),
+        system: args
+            .system
+            .iter()
+            .map(|s| ChatMessage::new("system", s.as_str()))
+            .collect(),
     };
     if let Some(prompt) = &args.prompt {
         conversation.answer(args, prompt)?;
@@ -89,13 +107,18 @@ pub fn run(args: &ChatArgs) -> anyhow::Result<ExitCode> {
     }
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        eprintln!("chatting with {} — /reset starts over, /exit (or Ctrl-D) leaves", source.path().display());
+        eprintln!(
+            "chatting with {} — /reset starts over, /exit (or Ctrl-D) leaves",
+            source.path().display()
+        );
     }
     let mut editor = rustyline::DefaultEditor::new()?;
     loop {
         let line = match editor.readline(if interactive { "> " } else { "" }) {
             Ok(line) => line,
-            Err(rustyline::error::ReadlineError::Eof | rustyline::error::ReadlineError::Interrupted) => break,
+            Err(
+                rustyline::error::ReadlineError::Eof | rustyline::error::ReadlineError::Interrupted,
+            ) => break,
             Err(e) => return Err(e.into()),
         };
         let text = line.trim();

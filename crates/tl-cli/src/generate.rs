@@ -29,10 +29,17 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::new(&model, args.model.context)?;
     let mut stdout = std::io::stdout();
     print!("{}", args.prompt);
-    let stats = session.generate(tokenizer, &prompt, args.max_tokens, &args.sampling.params(), &args.sampling.stop, |text| {
-        print!("{text}");
-        let _ = stdout.flush();
-    })?;
+    let stats = session.generate(
+        tokenizer,
+        &prompt,
+        args.max_tokens,
+        &args.sampling.params(),
+        &args.sampling.stop,
+        |text| {
+            print!("{text}");
+            let _ = stdout.flush();
+        },
+    )?;
     println!();
     crate::chat::print_stats(&stats);
     Ok(ExitCode::SUCCESS)

@@ -70,9 +70,9 @@ impl SamplingArgs {
 }
 
 fn default_model_path() -> Option<PathBuf> {
-    let home = std::env::var_os("TL_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/tensorlogic")))?;
+    let home = std::env::var_os("TL_HOME").map(PathBuf::from).or_else(|| {
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/tensorlogic"))
+    })?;
     Some(home.join("models").join(DEFAULT_MODEL))
 }
 

@@ -114,7 +114,13 @@ impl<'m> Session<'m> {
             )?;
         }
         // A fresh counter-based draw per step: the same seed replays the same tokens.
-        let uniform = device.rand_uniform(&[1], DType::F32, 0.0, 1.0, params.seed.wrapping_add(self.steps))?;
+        let uniform = device.rand_uniform(
+            &[1],
+            DType::F32,
+            0.0,
+            1.0,
+            params.seed.wrapping_add(self.steps),
+        )?;
         self.steps += 1;
         let token = device.run1(
             &Op::Sample {
@@ -140,7 +146,12 @@ impl<'m> Session<'m> {
         stop_strings: &[String],
         mut on_text: impl FnMut(&str),
     ) -> Result<GenerationStats> {
-        let shared = self.tokens.iter().zip(prompt).take_while(|(a, b)| a == b).count();
+        let shared = self
+            .tokens
+            .iter()
+            .zip(prompt)
+            .take_while(|(a, b)| a == b)
+            .count();
         // The last prompt token must run to produce logits, even when all of it is cached.
         let reuse = shared.min(prompt.len().saturating_sub(1));
         if prompt.len() + max_tokens > self.cache.capacity() {
@@ -173,7 +184,11 @@ impl<'m> Session<'m> {
             }
             let piece = decoder.push(token)?;
             text.push_str(&piece);
-            if let Some(cut) = stop_strings.iter().filter_map(|s| text.find(s.as_str())).min() {
+            if let Some(cut) = stop_strings
+                .iter()
+                .filter_map(|s| text.find(s.as_str()))
+                .min()
+            {
                 // Print only what precedes the stop string.
                 let already = text.len() - piece.len();
                 if cut > already {

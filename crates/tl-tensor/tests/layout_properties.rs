@@ -80,7 +80,7 @@ fn apply(step: &ViewStep, layout: &Layout) -> Option<Option<Layout>> {
         }
         ViewStep::Flatten => Some(layout.reshape(&[layout.numel()]).ok()?),
         ViewStep::SplitFirst(parts) => {
-            if rank == 0 || shape[0] % parts != 0 || rank >= 5 {
+            if rank == 0 || !shape[0].is_multiple_of(*parts) || rank >= 5 {
                 return None;
             }
             let mut target = vec![*parts, shape[0] / parts];
