@@ -8,7 +8,8 @@
 use crate::DType;
 
 /// Elementwise functions of one argument. Float dtypes only, except `Neg`, `Abs`, `Square`
-/// and `Relu`, which also accept `i32`/`i64`.
+/// and `Relu`, which also accept `i32`/`i64` (wrapping: `abs(MIN) = MIN`). `Relu(NaN)` is
+/// NaN; `Step(NaN)` is 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnaryOp {
     Neg,
@@ -101,6 +102,8 @@ impl UnaryOp {
 
 /// Elementwise functions of two arguments, with numpy broadcasting and arbitrary strides.
 /// Both operands have the same dtype (float or `i32`/`i64`; `Pow` is float only).
+/// Integer arithmetic wraps; integer division truncates toward zero, `x / 0` is 0 and
+/// `MIN / -1` wraps to `MIN`. `Maximum`/`Minimum` propagate NaN from either side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinaryOp {
     Add,
@@ -169,7 +172,9 @@ impl CompareOp {
     }
 }
 
-/// Reductions over a set of axes.
+/// Reductions over a set of axes. `Max`/`Min` and `LogSumExp` propagate NaN; the sum of an
+/// empty axis is 0, its mean NaN, its log-sum-exp −∞; log-sum-exp with a +∞ is +∞.
+/// Integer sums wrap. Results do not depend on the number of threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReduceOp {
     Sum,
@@ -200,13 +205,14 @@ impl ReduceOp {
     }
 }
 
+/// Index of the first extreme; a NaN counts as more extreme than any number (as in numpy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ArgReduceOp {
     ArgMax,
     ArgMin,
 }
 
-/// How `EmbeddingBag` combines the rows of one bag.
+/// How `EmbeddingBag` combines the rows of one bag (an empty bag gives zeros).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BagMode {
     Sum,
@@ -225,6 +231,11 @@ pub enum RopeStyle {
 
 /// One tensor operation. The doc of each variant gives its inputs in order, its output, and
 /// the dtypes it accepts.
+///
+/// Indices out of range (`IndexSelect`, `Gather`, `ScatterAdd`, `IndexAdd`, `EmbeddingBag`,
+/// `RepetitionPenalty`) are an `IndexOutOfRange` error on the CPU. A GPU kernel cannot
+/// report one without a synchronisation, so the CUDA backend defines them instead: reads of
+/// a bad index give 0 and writes (or penalties) through one are skipped.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     // ---- creation (no inputs) ----
@@ -326,7 +337,7 @@ pub enum Op {
 
     // ---- elementwise ----
     Unary(UnaryOp),
-    /// `x · scale + bias`, computed in f32 or wider. Float dtypes.
+    /// `x · scale + bias` with `scale` and `bias` rounded to f32, computed in f32. Float dtypes.
     Affine {
         scale: f64,
         bias: f64,
