@@ -53,6 +53,9 @@ pub struct SamplingArgs {
     /// Stop when the text contains this string (may be repeated).
     #[arg(long = "stop")]
     pub stop: Vec<String>,
+    /// Generate the full --max-tokens even past end-of-generation tokens (benchmarks).
+    #[arg(long)]
+    pub ignore_eos: bool,
 }
 
 impl SamplingArgs {
@@ -64,6 +67,7 @@ impl SamplingArgs {
             min_p: self.min_p,
             repeat_penalty: self.repeat_penalty,
             seed: self.seed,
+            ignore_end_of_generation: self.ignore_eos,
             ..SamplingParams::default()
         }
     }

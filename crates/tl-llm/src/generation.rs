@@ -22,6 +22,8 @@ pub struct SamplingParams {
     pub repeat_penalty: f64,
     pub repeat_window: usize,
     pub seed: u64,
+    /// Keep generating past end-of-generation tokens (for benchmarks of a fixed length).
+    pub ignore_end_of_generation: bool,
 }
 
 impl Default for SamplingParams {
@@ -34,6 +36,7 @@ impl Default for SamplingParams {
             repeat_penalty: 1.0,
             repeat_window: 64,
             seed: 0,
+            ignore_end_of_generation: false,
         }
     }
 }
@@ -178,7 +181,7 @@ impl<'m> Session<'m> {
                 prefill_time = started.elapsed();
             }
             generated += 1;
-            if tokenizer.is_end_of_generation(token) {
+            if tokenizer.is_end_of_generation(token) && !params.ignore_end_of_generation {
                 decode_start = started + prefill_time;
                 break StopReason::EndOfGeneration;
             }
