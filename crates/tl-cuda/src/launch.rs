@@ -98,23 +98,9 @@ pub fn dense_address(tensor: &Tensor) -> Result<u64, TensorError> {
     Ok(base_address(tensor)? + byte_offset as u64)
 }
 
-/// The byte view of a tensor's elements: one trailing axis holds the bytes of an element
-/// (of a block, for quantized dtypes, whose last axis then counts blocks).
+/// The byte view of a tensor's elements (see `Layout::byte_view`).
 pub fn byte_layout(dtype: DType, layout: &Layout) -> Layout {
-    let (block, bytes) = (dtype.block_size(), dtype.block_bytes());
-    let mut shape = layout.shape().to_vec();
-    let mut strides: Vec<usize> = layout
-        .strides()
-        .iter()
-        .map(|&s| s / block * bytes)
-        .collect();
-    if let (Some(last), true) = (shape.last_mut(), block > 1) {
-        *last /= block;
-        *strides.last_mut().expect("rank > 0") = bytes;
-    }
-    shape.push(bytes);
-    strides.push(1);
-    Layout::from_parts(shape, strides, layout.offset() / block * bytes).expect("one length")
+    layout.byte_view(dtype)
 }
 
 /// Two byte views of one shape, rewritten in the widest unit (16, 8, 4, 2 or 1 bytes) that

@@ -310,6 +310,25 @@ impl Layout {
         }
     }
 
+    /// The same view in bytes of `dtype`: one trailing axis holds the bytes of an element
+    /// (of a block, for quantized dtypes, whose last axis then counts blocks).
+    pub fn byte_view(&self, dtype: crate::DType) -> Layout {
+        let (block, bytes) = (dtype.block_size(), dtype.block_bytes());
+        let mut shape = self.shape.clone();
+        let mut strides: Vec<usize> = self.strides.iter().map(|&s| s / block * bytes).collect();
+        if let (Some(last), true) = (shape.last_mut(), block > 1) {
+            *last /= block;
+            *strides.last_mut().expect("rank > 0") = bytes;
+        }
+        shape.push(bytes);
+        strides.push(1);
+        Layout {
+            shape,
+            strides,
+            offset: self.offset / block * bytes,
+        }
+    }
+
     /// Element offsets in row-major order of the logical index.
     pub fn offsets(&self) -> StridedOffsets<'_> {
         StridedOffsets::new(self)

@@ -34,23 +34,7 @@ pub(crate) fn inner_stride(layout: &Layout) -> usize {
 /// The tensor's view in bytes: one trailing axis holds the bytes of an element (or of a
 /// block, for quantized dtypes, whose last axis then counts blocks).
 pub(crate) fn byte_layout(tensor: &Tensor) -> Layout {
-    let dtype = tensor.dtype();
-    let (block, bytes) = (dtype.block_size(), dtype.block_bytes());
-    let layout = tensor.layout();
-    let mut shape = layout.shape().to_vec();
-    let mut strides: Vec<usize> = layout
-        .strides()
-        .iter()
-        .map(|&s| s / block * bytes)
-        .collect();
-    if let (Some(last), true) = (shape.last_mut(), block > 1) {
-        *last /= block;
-        *strides.last_mut().expect("rank > 0") = bytes;
-    }
-    shape.push(bytes);
-    strides.push(1);
-    Layout::from_parts(shape, strides, layout.offset() / block * bytes)
-        .expect("shape and strides have one length")
+    tensor.layout().byte_view(tensor.dtype())
 }
 
 /// See [`Layout::coalesced`].
