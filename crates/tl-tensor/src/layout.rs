@@ -213,7 +213,8 @@ impl Layout {
         }
         let mut out = self.clone();
         out.shape[axis] = len;
-        if len > 0 {
+        // An empty view addresses nothing; keeping its offset keeps it inside the buffer.
+        if out.numel() > 0 {
             out.offset += start * self.strides[axis];
         }
         Ok(out)

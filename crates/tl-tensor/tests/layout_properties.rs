@@ -174,3 +174,26 @@ fn bad_views_are_errors_not_panics() {
     assert!(x.unsqueeze(4).is_err());
     assert!(x.matmul(&x).is_err());
 }
+
+#[test]
+fn narrowing_an_empty_view_stays_inside_its_buffer() {
+    // Found by `view_chains_select_the_same_elements`: [1] → narrow to [0] → reshape [3, 0]
+    // → narrow rows 2..3 moved the offset of a view with no elements past the buffer.
+    let empty = Layout::contiguous(&[1]).narrow(0, 0, 0).unwrap();
+    let reshaped = empty.reshape(&[3, 0]).unwrap().unwrap();
+    let narrowed = reshaped.narrow(0, 2, 1).unwrap();
+    assert!(narrowed.span_end() <= 1);
+    let device = Device::cpu();
+    let x = device.zeros(&[1], DType::F32).unwrap();
+    let view = x
+        .narrow(0, 0, 0)
+        .unwrap()
+        .reshape(&[3, 0])
+        .unwrap()
+        .narrow(0, 2, 1)
+        .unwrap();
+    assert_eq!(
+        view.contiguous().unwrap().to_vec::<f32>().unwrap(),
+        Vec::<f32>::new()
+    );
+}
