@@ -147,6 +147,21 @@ impl<'m> Session<'m> {
         max_tokens: usize,
         params: &SamplingParams,
         stop_strings: &[String],
+        on_text: impl FnMut(&str) + Send,
+    ) -> Result<GenerationStats> {
+        let device = self.model.device().clone();
+        device.scoped(|| {
+            self.generate_here(tokenizer, prompt, max_tokens, params, stop_strings, on_text)
+        })
+    }
+
+    fn generate_here(
+        &mut self,
+        tokenizer: &Tokenizer,
+        prompt: &[u32],
+        max_tokens: usize,
+        params: &SamplingParams,
+        stop_strings: &[String],
         mut on_text: impl FnMut(&str),
     ) -> Result<GenerationStats> {
         let shared = self

@@ -36,4 +36,11 @@ pub trait Backend: Send + Sync + Debug {
     fn execute(&self, op: &Op, inputs: &[&Tensor], outputs: &[&Tensor]) -> Result<()>;
     /// Waits until every enqueued op has finished.
     fn synchronize(&self) -> Result<()>;
+
+    /// Runs `work` where this backend's ops are cheapest to issue from. The CPU backend runs
+    /// it on one of its own worker threads, so each op's parallel loop starts there instead
+    /// of handing over from a foreign thread and blocking on a latch; others just call it.
+    fn run_scoped(&self, work: &mut (dyn FnMut() + Send)) {
+        work()
+    }
 }

@@ -250,6 +250,19 @@ impl Device {
         self.from_bytes(bytemuck::cast_slice(data), shape, T::DTYPE)
     }
 
+    /// Runs `work` where this device's ops are cheapest to issue from (see
+    /// [`Backend::run_scoped`]): wrap a loop of many small ops, such as a decode loop, in it.
+    pub fn scoped<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        let mut work = Some(work);
+        let mut result = None;
+        self.backend.run_scoped(&mut || {
+            if let Some(work) = work.take() {
+                result = Some(work());
+            }
+        });
+        result.expect("run_scoped runs its work exactly once")
+    }
+
     pub fn synchronize(&self) -> Result<()> {
         self.backend.synchronize()
     }

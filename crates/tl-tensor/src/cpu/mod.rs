@@ -171,4 +171,8 @@ impl Backend for CpuBackend {
     fn synchronize(&self) -> Result<()> {
         Ok(())
     }
+
+    fn run_scoped(&self, work: &mut (dyn FnMut() + Send)) {
+        self.pool.install(work)
+    }
 }
