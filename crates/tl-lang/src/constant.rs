@@ -51,7 +51,7 @@ pub fn evaluate(expr: &Expr, scalar: &dyn Fn(&str) -> Option<f64>) -> Option<f64
             let bound = builtins::bind(builtin, call).ok()?;
             match builtin.kind {
                 BuiltinKind::Elementwise(op) => {
-                    builtins::fold_unary(op, evaluate(bound.args[0]?, scalar)?)
+                    Some(builtins::fold_unary(op, evaluate(bound.args[0]?, scalar)?))
                 }
                 BuiltinKind::Pairwise(op) => Some(builtins::fold_binary(
                     op,

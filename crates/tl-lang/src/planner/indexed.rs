@@ -836,17 +836,7 @@ impl Lowering<'_> {
             |i: usize| bound.args[i].ok_or_else(|| unplannable(span, "a missing argument", "here"));
         match builtin.kind {
             BuiltinKind::Elementwise(op) => match self.argument(arg(0)?)? {
-                Operand::Number(x) => match builtins::fold_unary(op, x) {
-                    Some(value) => Ok(Operand::Number(value)),
-                    None => {
-                        let x = self.b.full(&[], x, Vec::new())?;
-                        Ok(Operand::of(self.b.emit(
-                            Op::Unary(op),
-                            &[&x],
-                            Vec::new(),
-                        )?))
-                    }
-                },
+                Operand::Number(x) => Ok(Operand::Number(builtins::fold_unary(op, x))),
                 value => {
                     let val = self.materialize(value)?;
                     let axes = val.axes.clone();

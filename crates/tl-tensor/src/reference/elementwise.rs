@@ -57,7 +57,7 @@ fn wrap(v: i128, dtype: DType) -> f64 {
     }
 }
 
-fn unary(op: UnaryOp, dtype: DType, x: f64) -> f64 {
+pub(crate) fn unary(op: UnaryOp, dtype: DType, x: f64) -> f64 {
     if !dtype.is_float() {
         let v = x as i128;
         return wrap(

@@ -186,6 +186,11 @@ pub fn evaluate(op: &Op, inputs: &[HostTensor]) -> Result<Vec<HostTensor>> {
         .collect())
 }
 
+/// The reference value of a float elementwise function at `x` (also used to fold constants).
+pub fn unary_value(op: crate::op::UnaryOp, x: f64) -> f64 {
+    elementwise::unary(op, DType::F32, x)
+}
+
 /// Multi-index of flat row-major position `flat` in `shape`.
 pub(crate) fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
     let mut index = vec![0; shape.len()];
