@@ -2,7 +2,7 @@
 # The GPU checks of the CUDA backend, run on a machine with an NVIDIA GPU and the CUDA
 # toolkit: the conformance suite on every device (`tl doctor`), then compute-sanitizer's
 # memcheck over the whole suite and racecheck over the kernels that use shared memory.
-# Usage: scripts/gpu-check.sh [path to tl] [output folder]
+# Usage: scripts/gpu/check.sh [path to tl] [output folder]
 set -uo pipefail
 tl=${1:-target/release/tl}
 out=${2:-gpu-check}
