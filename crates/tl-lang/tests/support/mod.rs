@@ -108,27 +108,7 @@ fn zip(a: &Array, b: &Array, f: impl Fn(f64, f64) -> f64) -> Array {
 }
 
 fn unary(op: UnaryOp, x: f64) -> f64 {
-    match op {
-        UnaryOp::Neg => -x,
-        UnaryOp::Abs => x.abs(),
-        UnaryOp::Exp => x.exp(),
-        UnaryOp::Log => x.ln(),
-        UnaryOp::Sqrt => x.sqrt(),
-        UnaryOp::Rsqrt => 1.0 / x.sqrt(),
-        UnaryOp::Recip => 1.0 / x,
-        UnaryOp::Sin => x.sin(),
-        UnaryOp::Cos => x.cos(),
-        UnaryOp::Tanh => x.tanh(),
-        UnaryOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        UnaryOp::Relu => x.max(0.0),
-        UnaryOp::Silu => x / (1.0 + (-x).exp()),
-        UnaryOp::Step => f64::from(x > 0.0),
-        UnaryOp::Square => x * x,
-        UnaryOp::Floor => x.floor(),
-        UnaryOp::Ceil => x.ceil(),
-        UnaryOp::Round => x.round_ties_even(),
-        UnaryOp::GeluErf | UnaryOp::GeluTanh => panic!("gelu is not in the test interpreter"),
-    }
+    tl_tensor::reference::unary_value(op, x)
 }
 
 fn binary(op: BinaryOp, a: f64, b: f64) -> f64 {
