@@ -11,34 +11,13 @@ import os
 import sys
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM
+
+from random_llama import random_llama
 
 out = sys.argv[1]
 dtype = getattr(torch, sys.argv[2] if len(sys.argv) > 2 else "float32")
-model_dir = os.path.join(out, "model")
-os.makedirs(model_dir, exist_ok=True)
-
-alphabet = pre_tokenizers.ByteLevel.alphabet()
-vocab = {ch: i for i, ch in enumerate(sorted(alphabet))}
-tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-tokenizer.decoder = decoders.ByteLevel()
-tokenizer.save(os.path.join(model_dir, "tokenizer.json"))
-
-config = LlamaConfig(vocab_size=256, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
-                     num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=512,
-                     rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
-                     bos_token_id=None, eos_token_id=None)
-torch.manual_seed(0)
-model = LlamaForCausalLM(config)
-with torch.no_grad():
-    # Random weights at the default 0.02 scale give nearly flat logits; a larger output
-    # head makes greedy decoding a meaningful comparison.
-    model.lm_head.weight.normal_(0.0, 0.5)
-model = model.to(dtype)
-model.save_pretrained(model_dir, safe_serialization=True)
-
+model, tokenizer = random_llama("tiny", dtype, os.path.join(out, "model"), head_std=0.5,
+                                device="cpu")
 prompt = "Tensor logic joins and projects."
 ids = tokenizer.encode(prompt).ids
 with torch.no_grad():

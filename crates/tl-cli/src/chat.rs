@@ -101,6 +101,7 @@ pub fn run(args: &ChatArgs) -> anyhow::Result<ExitCode> {
             .map(|s| ChatMessage::new("system", s.as_str()))
             .collect(),
     };
+    conversation.session.set_graphs(!args.model.eager);
     if let Some(prompt) = &args.prompt {
         conversation.answer(args, prompt)?;
         return Ok(ExitCode::SUCCESS);

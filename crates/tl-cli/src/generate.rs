@@ -27,6 +27,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
     let tokenizer = source.tokenizer();
     let prompt = tokenizer.encode(&args.prompt, tokenizer.add_bos(), true)?;
     let mut session = Session::new(&model, args.model.context)?;
+    session.set_graphs(!args.model.eager);
     let mut stdout = std::io::stdout();
     print!("{}", args.prompt);
     let stats = session.generate(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use tl_llm::{LlamaModel, ModelSource, SamplingParams};
-use tl_tensor::Device;
+use tl_tensor::{DType, Device};
 
 use crate::device_choice::DeviceChoice;
 
@@ -28,6 +28,33 @@ pub struct ModelArgs {
     /// Tokens the KV cache holds (at most the model's context length).
     #[arg(long, default_value_t = 4096)]
     pub context: usize,
+    /// Quantize the float weights of the linear layers and the output head as they load.
+    #[arg(long, value_enum)]
+    pub quantize: Option<QuantizeChoice>,
+    /// Run each decode step op by op instead of replaying a recorded CUDA graph (to compare).
+    #[arg(long)]
+    pub eager: bool,
+}
+
+/// Block formats `--quantize` can produce.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum QuantizeChoice {
+    #[value(name = "q8_0")]
+    Q8_0,
+    #[value(name = "q4_0")]
+    Q4_0,
+    #[value(name = "q4_1")]
+    Q4_1,
+}
+
+impl QuantizeChoice {
+    fn dtype(self) -> DType {
+        match self {
+            QuantizeChoice::Q8_0 => DType::Q8_0,
+            QuantizeChoice::Q4_0 => DType::Q4_0,
+            QuantizeChoice::Q4_1 => DType::Q4_1,
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -106,7 +133,8 @@ impl ModelArgs {
         let device = self.device()?;
         let started = std::time::Instant::now();
         let source = ModelSource::open(&path)?;
-        let model = LlamaModel::load(&source, &device)?;
+        let model =
+            LlamaModel::load_quantized(&source, &device, self.quantize.map(QuantizeChoice::dtype))?;
         eprintln!(
             "loaded {} on {} in {:.2} s",
             path.display(),

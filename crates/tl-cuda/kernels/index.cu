@@ -4,7 +4,8 @@
 // returns IndexOutOfRange before writing anything, but a kernel cannot report an error
 // without the host synchronising, so on CUDA
 //   - index_select and gather write 0 (all-zero bytes) for an out-of-range index,
-//   - scatter_add and index_add skip the contribution of an out-of-range index,
+//   - scatter_add and index_add skip the contribution of an out-of-range index, and
+//     index_copy skips the slice,
 //   - embedding_bag treats an out-of-range index as a row of zeros (it is counted in a
 //     Mean bag's divisor and takes part in a Max bag as 0),
 // and nothing is written outside the output.
@@ -21,6 +22,7 @@
 //     adds the contributions aimed at it in ascending index position, so the result is the
 //     same run to run without atomics (O(output x len) work). scatter_add and index_add are
 //     the same loop over different geometry (see AddGeometry).
+//   tl_index_copy_*: 1-D grid-stride over source elements, each written to its target slot.
 //   tl_embedding_bag: 1-D grid-stride over [bags, dim] output elements; rows combined in f32
 //     in the order of the bag's indices.
 
@@ -81,6 +83,25 @@ TL_GATHER(u8, unsigned char)
 TL_GATHER(u16, unsigned short)
 TL_GATHER(u32, unsigned int)
 TL_GATHER(u64, unsigned long long)
+
+// Index copy: source element e, row-major over [outer, count, inner], lands in the dense
+// output [outer, size, inner] at position index[k] of the axis; out-of-range targets are
+// skipped. The host copies the destination first unless the output is the destination.
+#define TL_INDEX_COPY(SUFFIX, T)                                                                  \
+    extern "C" __global__ void tl_index_copy_##SUFFIX(Strided src, Strided idx, const void* ip,   \
+                                                      int idt, const T* x, T* y, i64 count,       \
+                                                      i64 inner, i64 size, i64 total) {           \
+        TL_GRID_LOOP(e, total) {                                                                  \
+            i64 i = e % inner, k = (e / inner) % count, o = e / (inner * count);                  \
+            i64 p = load_i(ip, idt, strided_offset(idx, k));                                      \
+            if (index_in_range(p, size)) y[(o * size + p) * inner + i] = x[strided_offset(src, e)]; \
+        }                                                                                         \
+    }
+
+TL_INDEX_COPY(u8, unsigned char)
+TL_INDEX_COPY(u16, unsigned short)
+TL_INDEX_COPY(u32, unsigned int)
+TL_INDEX_COPY(u64, unsigned long long)
 
 // Mirrors `AddGeometry` in src/ops/index.rs. Output element c (row-major over `shape`, the
 // destination's shape) receives, for each j in 0..len with index[j] == c[axis], the source

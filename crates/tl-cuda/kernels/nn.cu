@@ -5,9 +5,9 @@
 // identical run to run.
 //
 // Launch geometry and assumptions:
-//   Row ops (softmax, norms): 256 threads a block. A row is handled by one warp (`group` 32,
-//     eight rows a block: short rows) or by the whole block (`group` 256: long rows), rows
-//     grid-strided. A row is described by a Strided view of its start (all axes but the last,
+//   Row ops (softmax, norms): 256 threads a block (1024 for a few long rows). A row is
+//     handled by one warp (`group` 32, eight rows a block: short rows) or by the whole block
+//     (`group` = the block: long rows), rows grid-strided. A row is described by a Strided view of its start (all axes but the last,
 //     with the tensor's offset) and the element stride of its last axis; the host permutes
 //     softmax's axis last, for the input and for the output. Norm outputs are dense rows.
 //   tl_rope: one block (256 threads) per row of (leading axes, seq), grid-strided; the
@@ -93,7 +93,7 @@ __device__ __forceinline__ float round_to(int dt, float v) {
 }
 
 // ---- softmax / log_softmax: max, sum of exp(x - max), then the outputs ----
-extern "C" __global__ void tl_softmax(int log_mode, Strided x_rows, i64 x_step, const void* x,
+extern "C" __global__ void __launch_bounds__(1024) tl_softmax(int log_mode, Strided x_rows, i64 x_step, const void* x,
                                       Strided y_rows, i64 y_step, void* y, int dt, i64 rows, i64 d,
                                       int group) {
     __shared__ float scratch[32];
@@ -121,7 +121,7 @@ extern "C" __global__ void tl_softmax(int log_mode, Strided x_rows, i64 x_step, 
 }
 
 // ---- rms_norm: x / sqrt(mean(x²) + eps) · w, the scale computed in f64 ----
-extern "C" __global__ void tl_rms_norm(Strided x_rows, i64 x_step, const void* x, const void* w,
+extern "C" __global__ void __launch_bounds__(1024) tl_rms_norm(Strided x_rows, i64 x_step, const void* x, const void* w,
                                        i64 w_offset, i64 w_step, void* y, int dt, i64 rows, i64 d,
                                        double eps, int group) {
     __shared__ float scratch[32];
@@ -143,7 +143,7 @@ extern "C" __global__ void tl_rms_norm(Strided x_rows, i64 x_step, const void* x
 }
 
 // ---- add_rms_norm: sum = x + residual (stored), then rms_norm of the stored sum ----
-extern "C" __global__ void tl_add_rms_norm(Strided x_rows, i64 x_step, const void* x,
+extern "C" __global__ void __launch_bounds__(1024) tl_add_rms_norm(Strided x_rows, i64 x_step, const void* x,
                                            Strided r_rows, i64 r_step, const void* residual,
                                            const void* w, i64 w_offset, i64 w_step, void* sum,
                                            void* y, int dt, i64 rows, i64 d, double eps, int group) {
@@ -168,7 +168,7 @@ extern "C" __global__ void tl_add_rms_norm(Strided x_rows, i64 x_step, const voi
 }
 
 // ---- layer_norm: two passes (mean, then the variance of the centred row) ----
-extern "C" __global__ void tl_layer_norm(Strided x_rows, i64 x_step, const void* x, const void* w,
+extern "C" __global__ void __launch_bounds__(1024) tl_layer_norm(Strided x_rows, i64 x_step, const void* x, const void* w,
                                          i64 w_offset, i64 w_step, const void* bias, i64 b_offset,
                                          i64 b_step, void* y, int dt, i64 rows, i64 d, double eps,
                                          int group) {
@@ -272,10 +272,19 @@ struct AttentionGeometry {
     // 1 when rows of q / k / v are dense runs of 16-byte vectors: last stride 1, the dim a
     // multiple of 16 / element size, and the offset and other strides multiples of it too.
     int q_vec, k_vec, v_vec;
+    // Query positions (a whole KV cache as k and v): dtype code, or -1 when absent.
+    int pos_dt;
+    const void* pos;
+    i64 pos_offset, pos_stride;
 };
 
-// One past the last key query `i` sees.
+// One past the last key query `i` sees: up to its position when positions are given (kept
+// inside the keys, since a kernel cannot report a bad one), else causal or all.
 __device__ __forceinline__ i64 visible_end(const AttentionGeometry& g, i64 i) {
+    if (g.pos_dt >= 0) {
+        i64 p = load_i(g.pos, g.pos_dt, g.pos_offset + i * g.pos_stride);
+        return imin(imax(p, 0) + 1, g.kv_len);
+    }
     return g.causal ? g.kv_len - g.q_len + i + 1 : g.kv_len;
 }
 

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use cudarc::cublas::CudaBlas;
-use cudarc::driver::{sys, CudaContext, CudaFunction, CudaModule, CudaStream};
-use tl_tensor::{Backend, Buffer, DeviceKind, Op, Result, Tensor, TensorError};
+use cudarc::driver::{sys, CudaContext, CudaFunction, CudaGraph, CudaModule, CudaStream};
+use tl_tensor::{Backend, Buffer, DeviceKind, Op, Replay, Result, Tensor, TensorError};
 
-use crate::buffer::CudaBuffer;
+use crate::buffer::{CaptureState, CudaBuffer, GraphMemory};
 use crate::compile::compile;
 use crate::error::CudaError;
 use crate::ops;
@@ -24,6 +24,9 @@ pub struct CudaBackend {
     name: String,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
     functions: Mutex<HashMap<&'static str, CudaFunction>>,
+    capture: Arc<CaptureState>,
+    /// cuBLAS's workspace, set once so that cuBLAS never allocates inside a recording.
+    _blas_workspace: CudaBuffer,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -56,8 +59,23 @@ impl CudaBackend {
             .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?
             .max(1) as u32;
         let blas = CudaBlas::new(stream.clone())?;
+        let capture = Arc::new(CaptureState::default());
+        let workspace =
+            CudaBuffer::pooled(stream.alloc_zeros::<u8>(BLAS_WORKSPACE_BYTES)?, &capture);
+        // SAFETY: the handle is live and the workspace outlives it (both are fields of the
+        // backend; the workspace's free is stream-ordered after cuBLAS's last use).
+        unsafe {
+            cudarc::cublas::sys::cublasSetWorkspace_v2(
+                *blas.handle(),
+                workspace.device_address() as *mut std::ffi::c_void,
+                BLAS_WORKSPACE_BYTES,
+            )
+            .result()?;
+        }
         let name = format!("cuda:{ordinal} ({})", context.name()?);
         Ok(CudaBackend {
+            capture,
+            _blas_workspace: workspace,
             context,
             stream,
             blas,
@@ -67,6 +85,37 @@ impl CudaBackend {
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Device memory of `bytes` bytes with unspecified contents: from the stream-ordered pool,
+    /// or, while a graph is recorded, a fixed allocation the graph keeps alive.
+    pub(crate) fn scratch(&self, bytes: usize) -> Result<CudaBuffer> {
+        let failed = |detail: String| TensorError::Allocation {
+            device: self.name.clone(),
+            bytes,
+            detail,
+        };
+        if self.capture.is_recording() {
+            let memory = Arc::new(GraphMemory::new(&self.context, bytes).map_err(failed)?);
+            self.capture
+                .with_recording(|recorded| recorded.memory.push(memory.clone()));
+            return Ok(CudaBuffer::recorded(memory, bytes, &self.capture));
+        }
+        // SAFETY: contents are unspecified by the contract; ops write before they read.
+        let slice =
+            unsafe { self.stream.alloc::<u8>(bytes.max(1)) }.map_err(|e| failed(e.to_string()))?;
+        Ok(CudaBuffer::pooled(slice, &self.capture))
+    }
+
+    /// Host transfers wait for the stream, which a recording forbids.
+    fn refuse_while_recording(&self, what: &str) -> Result<()> {
+        if self.capture.is_recording() {
+            return Err(TensorError::Backend {
+                backend: self.name.clone(),
+                detail: format!("cannot {what} while a graph is being recorded"),
+            });
+        }
+        Ok(())
     }
 
     /// Most blocks worth launching for a grid-stride kernel.
@@ -143,15 +192,7 @@ impl Backend for CudaBackend {
     }
 
     fn alloc(&self, bytes: usize) -> Result<Buffer> {
-        // SAFETY: contents are unspecified by the trait's contract; ops write before reads.
-        let slice = unsafe { self.stream.alloc::<u8>(bytes.max(1)) }.map_err(|e| {
-            TensorError::Allocation {
-                device: self.name.clone(),
-                bytes,
-                detail: e.to_string(),
-            }
-        })?;
-        Ok(Buffer::new(CudaBuffer { slice }))
+        Ok(Buffer::new(self.scratch(bytes)?))
     }
 
     fn upload(&self, bytes: &[u8]) -> Result<Buffer> {
@@ -161,8 +202,9 @@ impl Backend for CudaBackend {
     }
 
     fn write(&self, buffer: &Buffer, byte_offset: usize, bytes: &[u8]) -> Result<()> {
+        self.refuse_while_recording("write to the device")?;
         let target = self.buffer(buffer)?;
-        if byte_offset + bytes.len() > target.slice.len() {
+        if byte_offset + bytes.len() > target.len() {
             return Err(TensorError::Backend {
                 backend: "cuda".into(),
                 detail: "write past the end of the buffer".into(),
@@ -185,8 +227,9 @@ impl Backend for CudaBackend {
     }
 
     fn read(&self, buffer: &Buffer, byte_offset: usize, len: usize) -> Result<Vec<u8>> {
+        self.refuse_while_recording("read from the device")?;
         let source = self.buffer(buffer)?;
-        if byte_offset + len > source.slice.len() {
+        if byte_offset + len > source.len() {
             return Err(TensorError::Backend {
                 backend: "cuda".into(),
                 detail: "read past the end of the buffer".into(),
@@ -214,7 +257,61 @@ impl Backend for CudaBackend {
     }
 
     fn synchronize(&self) -> Result<()> {
+        self.refuse_while_recording("synchronize")?;
         self.stream.synchronize().map_err(driver_error)?;
         self.check()
     }
+
+    fn begin_capture(&self) -> Result<bool> {
+        self.refuse_while_recording("begin a second recording")?;
+        // Relaxed: allocating device memory for the graph's tensors stays allowed.
+        self.stream
+            .begin_capture(sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_RELAXED)
+            .map_err(driver_error)?;
+        self.capture.begin();
+        Ok(true)
+    }
+
+    fn end_capture(&self) -> Result<Box<dyn Replay>> {
+        let recorded = self.capture.end();
+        let graph = self
+            .stream
+            .end_capture(sys::CUgraphInstantiate_flags(0))
+            .map_err(driver_error)?
+            .ok_or_else(|| TensorError::Backend {
+                backend: self.name.clone(),
+                detail: "the recording captured no work".into(),
+            })?;
+        // Pool buffers dropped while recording are freed now, in stream order.
+        drop(recorded.deferred);
+        Ok(Box::new(CudaRecording {
+            graph: Mutex::new(graph),
+            _memory: recorded.memory,
+        }))
+    }
 }
+
+/// A recorded CUDA graph and the memory its kernels use.
+struct CudaRecording {
+    /// cudarc's graph is not `Sync`; launches are serialised here.
+    graph: Mutex<CudaGraph>,
+    _memory: Vec<Arc<GraphMemory>>,
+}
+
+// SAFETY: the graph is only touched under the mutex; CUDA graphs may be launched from any
+// thread once access is serialised (the driver docs' thread-safety rule for graph objects).
+unsafe impl Send for CudaRecording {}
+unsafe impl Sync for CudaRecording {}
+
+impl Replay for CudaRecording {
+    fn replay(&self) -> Result<()> {
+        self.graph
+            .lock()
+            .expect("graph")
+            .launch()
+            .map_err(driver_error)
+    }
+}
+
+/// cuBLAS's workspace: PyTorch's size for Hopper, enough for every GEMM algorithm.
+const BLAS_WORKSPACE_BYTES: usize = 32 << 20;

@@ -13,6 +13,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("nn.cu", include_str!("../kernels/nn.cu")),
     ("quant.cu", include_str!("../kernels/quant.cu")),
     ("sample.cu", include_str!("../kernels/sample.cu")),
+    ("matvec.cu", include_str!("../kernels/matvec.cu")),
 ];
 
 /// The full source NVRTC compiles for `file`.

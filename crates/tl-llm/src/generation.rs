@@ -1,9 +1,14 @@
 //! The generation loop: prefill the prompt in one pass, then decode token by token with the
 //! KV cache, sampling on the device; streams complete UTF-8 text and reports speeds.
+//!
+//! On a device that records graphs (CUDA), the decode step is recorded once (after one
+//! eager step has loaded every kernel) and replayed for each token: its inputs — token,
+//! position and the sampler's uniform draw — live in device memory and are written before
+//! each replay, so the recording never changes.
 
 use std::time::{Duration, Instant};
 
-use tl_tensor::{DType, Op, Tensor};
+use tl_tensor::{DType, Op, Recording, Tensor};
 
 use crate::error::{LlmError, Result};
 use crate::kv_cache::KvCache;
@@ -70,12 +75,45 @@ impl GenerationStats {
     }
 }
 
+/// A recorded decode step: its device-resident inputs and the token it samples.
+struct RecordedStep {
+    token: Tensor,
+    position: Tensor,
+    uniform: Tensor,
+    sampled: Tensor,
+    recording: Recording,
+    /// The sampler's settings are part of the recording.
+    params: SamplingParams,
+}
+
+enum GraphState {
+    /// No decode step has run yet: the first runs eagerly, loading every kernel.
+    Cold,
+    /// Kernels are loaded; the next step is recorded.
+    Warm,
+    Ready(Box<RecordedStep>),
+    /// The device cannot record, or graphs were turned off.
+    Off,
+}
+
 /// A conversation's state: the tokens in the KV cache and the cache itself.
 pub struct Session<'m> {
     model: &'m LlamaModel,
     cache: KvCache,
     tokens: Vec<u32>,
     steps: u64,
+    graph: GraphState,
+}
+
+/// The sampler's uniform draw for `step` of a generation seeded with `seed`: a counter-based
+/// hash (SplitMix64), so every path — eager or replayed, any device — draws the same value.
+fn uniform_draw(seed: u64, step: u64) -> f32 {
+    const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut z = seed.wrapping_add(step.wrapping_add(1).wrapping_mul(GOLDEN));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as f32 / (1u64 << 24) as f32
 }
 
 impl<'m> Session<'m> {
@@ -85,7 +123,23 @@ impl<'m> Session<'m> {
             cache: model.new_cache(context)?,
             tokens: Vec::new(),
             steps: 0,
+            graph: GraphState::Cold,
         })
+    }
+
+    /// Turns recorded decode steps (CUDA graphs) off, or back on; they are on by default
+    /// wherever the device can record.
+    pub fn set_graphs(&mut self, enabled: bool) {
+        self.graph = if enabled {
+            GraphState::Cold
+        } else {
+            GraphState::Off
+        };
+    }
+
+    /// Whether decode steps are being replayed from a recording.
+    pub fn uses_graph(&self) -> bool {
+        matches!(self.graph, GraphState::Ready(_))
     }
 
     /// Tokens currently in the cache.
@@ -102,6 +156,7 @@ impl<'m> Session<'m> {
         self.tokens.clear();
     }
 
+    /// Samples one token from `logits` on the device (the repetition penalty applied first).
     fn choose(&mut self, logits: &Tensor, params: &SamplingParams) -> Result<u32> {
         let device = self.model.device();
         let mut logits = logits.clone();
@@ -116,25 +171,91 @@ impl<'m> Session<'m> {
                 &[&logits, &recent],
             )?;
         }
-        // A fresh counter-based draw per step: the same seed replays the same tokens.
-        let uniform = device.rand_uniform(
-            &[1],
-            DType::F32,
-            0.0,
-            1.0,
-            params.seed.wrapping_add(self.steps),
-        )?;
-        self.steps += 1;
-        let token = device.run1(
-            &Op::Sample {
-                temperature: params.temperature,
-                top_k: params.top_k,
-                top_p: params.top_p,
-                min_p: params.min_p,
-            },
-            &[&logits, &uniform],
-        )?;
+        let uniform = device.from_slice(&[self.draw(params)], &[1])?;
+        let token = sample(&logits, &uniform, params)?;
         Ok(token.to_vec::<i64>()?[0] as u32)
+    }
+
+    /// The next uniform draw: the same seed replays the same tokens.
+    fn draw(&mut self, params: &SamplingParams) -> f32 {
+        let draw = uniform_draw(params.seed, self.steps);
+        self.steps += 1;
+        draw
+    }
+
+    /// Runs `token` through the model (appending it to the cache) and samples the next one.
+    fn step(&mut self, token: u32, params: &SamplingParams) -> Result<u32> {
+        self.cache.ensure_room(1)?;
+        let next = match self.replay_step(token, params)? {
+            Some(next) => next,
+            None => {
+                let logits = self.model.forward(&[token], &mut self.cache, false)?;
+                self.choose(&logits, params)?
+            }
+        };
+        self.tokens.push(token);
+        Ok(next)
+    }
+
+    /// The step through the recorded graph, recording it first when due; `None` when this
+    /// step runs eagerly (graphs off or unsupported, the first step, a repetition penalty,
+    /// whose input changes shape, in use).
+    fn replay_step(&mut self, token: u32, params: &SamplingParams) -> Result<Option<u32>> {
+        if params.repeat_penalty != 1.0 {
+            return Ok(None);
+        }
+        match &self.graph {
+            GraphState::Off => return Ok(None),
+            GraphState::Cold => {
+                self.graph = GraphState::Warm;
+                return Ok(None);
+            }
+            GraphState::Ready(step) if step.params == *params => {}
+            GraphState::Warm | GraphState::Ready(_) => {
+                self.graph = match self.record(params)? {
+                    Some(step) => GraphState::Ready(Box::new(step)),
+                    None => GraphState::Off,
+                };
+            }
+        }
+        let GraphState::Ready(step) = &self.graph else {
+            return Ok(None);
+        };
+        let draw = uniform_draw(params.seed, self.steps);
+        self.steps += 1;
+        step.token.write_slice(&[token as i32])?;
+        step.position.write_slice(&[self.cache.len() as i32])?;
+        step.uniform.write_slice(&[draw])?;
+        step.recording.replay()?;
+        let next = step.sampled.to_vec::<i64>()?[0] as u32;
+        self.cache.advance(1);
+        Ok(Some(next))
+    }
+
+    /// Records one decode step on device-resident inputs; `None` where the device cannot.
+    fn record(&self, params: &SamplingParams) -> Result<Option<RecordedStep>> {
+        let device = self.model.device();
+        let token = device.zeros(&[1], DType::I32)?;
+        let position = device.zeros(&[1], DType::I32)?;
+        let uniform = device.zeros(&[1], DType::F32)?;
+        let recorded = device.capture(|| {
+            let logits = self
+                .model
+                .forward_at(&token, &position, &self.cache, false)
+                .map_err(|e| match e {
+                    LlmError::Tensor(e) => e,
+                    other => tl_tensor::TensorError::bad_argument("decode step", other.to_string()),
+                })?;
+            sample(&logits, &uniform, params)
+        })?;
+        Ok(recorded.map(|(recording, sampled)| RecordedStep {
+            token,
+            position,
+            uniform,
+            sampled,
+            recording,
+            params: params.clone(),
+        }))
     }
 
     /// Continues the conversation whose full token sequence is `prompt`: reuses the cached
@@ -183,18 +304,15 @@ impl<'m> Session<'m> {
         self.tokens.truncate(reuse);
         let fresh = &prompt[reuse..];
         let started = Instant::now();
-        let mut logits = self.model.forward(fresh, &mut self.cache, false)?;
+        let logits = self.model.forward(fresh, &mut self.cache, false)?;
         self.tokens.extend_from_slice(fresh);
         let mut decoder = tokenizer.stream_decoder(true);
         let mut text = String::new();
         let mut generated = 0;
-        let mut prefill_time = Duration::ZERO;
+        let mut token = self.choose(&logits, params)?;
+        let prefill_time = started.elapsed();
         let decode_start;
         let stop = loop {
-            let token = self.choose(&logits, params)?;
-            if generated == 0 {
-                prefill_time = started.elapsed();
-            }
             generated += 1;
             if tokenizer.is_end_of_generation(token) && !params.ignore_end_of_generation {
                 decode_start = started + prefill_time;
@@ -222,8 +340,7 @@ impl<'m> Session<'m> {
                 decode_start = started + prefill_time;
                 break StopReason::MaxTokens;
             }
-            logits = self.model.forward(&[token], &mut self.cache, false)?;
-            self.tokens.push(token);
+            token = self.step(token, params)?;
         };
         let rest = decoder.finish();
         if stop != StopReason::StopString && !rest.is_empty() {
@@ -243,4 +360,21 @@ impl<'m> Session<'m> {
         self.model.forward(&[token], &mut self.cache, false)?;
         Ok(())
     }
+}
+
+/// `Op::Sample` of `logits [1, vocab]` with the uniform draw `uniform [1]`.
+fn sample(
+    logits: &Tensor,
+    uniform: &Tensor,
+    params: &SamplingParams,
+) -> std::result::Result<Tensor, tl_tensor::TensorError> {
+    logits.device().run1(
+        &Op::Sample {
+            temperature: params.temperature,
+            top_k: params.top_k,
+            top_p: params.top_p,
+            min_p: params.min_p,
+        },
+        &[logits, uniform],
+    )
 }

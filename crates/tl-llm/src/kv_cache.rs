@@ -1,5 +1,7 @@
 //! The KV cache: per layer, keys and values preallocated for the whole context as
-//! `[capacity, n_kv_heads, head_dim]` and written in place, one dense window of rows per step.
+//! `[capacity, n_kv_heads, head_dim]` and written in place at positions held on the device,
+//! so a decode step does the same work whatever its position (and can be replayed as a
+//! recorded graph).
 
 use tl_tensor::{DType, Device, Op, Tensor};
 
@@ -64,22 +66,25 @@ impl KvCache {
         Ok(())
     }
 
-    /// Writes this step's `[n, n_kv_heads, head_dim]` keys and values of `layer` at the
-    /// current position and returns views of all cached rows, `[len + n, n_kv, head_dim]`.
-    pub fn append(&self, layer: usize, keys: &Tensor, values: &Tensor) -> Result<(Tensor, Tensor)> {
-        let n = keys.shape()[0];
-        self.ensure_room(n)?;
-        let mut views = Vec::with_capacity(2);
+    /// Writes this step's `[n, n_kv_heads, head_dim]` keys and values of `layer` at rows
+    /// `positions [n]` and returns the whole cache of the layer, `[capacity, n_kv, head_dim]`
+    /// (attention reads it only up to the positions).
+    pub fn write(
+        &self,
+        layer: usize,
+        positions: &Tensor,
+        keys: &Tensor,
+        values: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
         for (cache, new) in [(&self.keys[layer], keys), (&self.values[layer], values)] {
-            let window = cache.narrow(0, self.len, n)?;
             let new = new.cast(cache.dtype())?;
-            cache
-                .device()
-                .run_into(&Op::Contiguous, &[&new], &[&window])?;
-            views.push(cache.narrow(0, 0, self.len + n)?);
+            cache.device().run_into(
+                &Op::IndexCopy { axis: 0 },
+                &[cache, positions, &new],
+                &[cache],
+            )?;
         }
-        let values_view = views.pop().expect("two views");
-        Ok((views.pop().expect("two views"), values_view))
+        Ok((self.keys[layer].clone(), self.values[layer].clone()))
     }
 
     /// Marks `n` more tokens as cached, after every layer appended them.

@@ -10,15 +10,51 @@ use crate::model_config::{ModelConfig, RopeScaling};
 use crate::model_source::ModelSource;
 use crate::weight_name::{LayerWeight, WeightName};
 
+/// Weights that read the same input, joined along their output rows when they share a
+/// dtype, so one product (and one activation quantization) serves them all.
+enum Projections {
+    Joined(Tensor),
+    Separate(Vec<Tensor>),
+}
+
+impl Projections {
+    fn new(weights: Vec<Tensor>) -> Result<Projections> {
+        let dtype = weights[0].dtype();
+        if weights.iter().all(|w| w.dtype() == dtype && w.rank() == 2) {
+            let refs: Vec<&Tensor> = weights.iter().collect();
+            return Ok(Projections::Joined(Tensor::concat(&refs, 0)?));
+        }
+        Ok(Projections::Separate(weights))
+    }
+
+    /// `x · wᵀ` of each weight: views of one product when joined.
+    fn apply(&self, x: &Tensor, sizes: &[usize]) -> Result<Vec<Tensor>> {
+        match self {
+            Projections::Joined(w) => {
+                let all = linear(x, w)?;
+                let mut start = 0;
+                sizes
+                    .iter()
+                    .map(|&size| {
+                        let part = all.narrow(1, start, size)?;
+                        start += size;
+                        Ok(part)
+                    })
+                    .collect()
+            }
+            Projections::Separate(ws) => ws.iter().map(|w| linear(x, w)).collect(),
+        }
+    }
+}
+
 struct Block {
     attn_norm: Tensor,
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
+    /// q, k and v.
+    qkv: Projections,
     attn_output: Tensor,
     ffn_norm: Tensor,
-    gate: Tensor,
-    up: Tensor,
+    /// gate and up.
+    gate_up: Projections,
     down: Tensor,
 }
 
@@ -47,6 +83,17 @@ impl LlamaModel {
     /// Loads the weights of `source` onto `device` (quantized weights stay quantized; on the
     /// CPU they stay in the mapped file).
     pub fn load(source: &ModelSource, device: &Device) -> Result<LlamaModel> {
+        Self::load_quantized(source, device, None)
+    }
+
+    /// Like [`LlamaModel::load`], with the float weights of every linear layer (and of the
+    /// output head) quantized to `quantize` (`Q8_0`, `Q4_0` or `Q4_1`) on the device as they
+    /// load; weights already quantized, norms and the embedding table stay as they are.
+    pub fn load_quantized(
+        source: &ModelSource,
+        device: &Device,
+        quantize: Option<DType>,
+    ) -> Result<LlamaModel> {
         let config = source.config().clone();
         let label = source.path().display().to_string();
         let unsupported = |feature: &str| LlmError::Unsupported {
@@ -63,6 +110,14 @@ impl LlamaModel {
         }
         let weights = source.weights();
         let load = |name: WeightName| weights.tensor(&name, device);
+        let quantized = |tensor: Tensor| -> Result<Tensor> {
+            match quantize {
+                Some(dtype) if !tensor.dtype().is_quantized() => {
+                    Ok(device.run1(&tl_tensor::Op::Quantize { dtype }, &[&tensor])?)
+                }
+                _ => Ok(tensor),
+            }
+        };
         let token_embedding = load(WeightName::TokenEmbedding)?;
         let activation_dtype = match token_embedding.dtype() {
             DType::F16 => DType::F16,
@@ -73,25 +128,29 @@ impl LlamaModel {
         let norm = |name: WeightName| -> Result<Tensor> { Ok(load(name)?.cast(activation_dtype)?) };
         let blocks = (0..config.n_layers)
             .map(|i| {
-                let w = |weight| load(WeightName::layer(i, weight));
+                let w = |weight| quantized(load(WeightName::layer(i, weight))?);
                 Ok(Block {
                     attn_norm: norm(WeightName::layer(i, LayerWeight::AttnNorm))?,
-                    q: w(LayerWeight::AttnQ)?,
-                    k: w(LayerWeight::AttnK)?,
-                    v: w(LayerWeight::AttnV)?,
+                    qkv: Projections::new(vec![
+                        w(LayerWeight::AttnQ)?,
+                        w(LayerWeight::AttnK)?,
+                        w(LayerWeight::AttnV)?,
+                    ])?,
                     attn_output: w(LayerWeight::AttnOutput)?,
                     ffn_norm: norm(WeightName::layer(i, LayerWeight::FfnNorm))?,
-                    gate: w(LayerWeight::FfnGate)?,
-                    up: w(LayerWeight::FfnUp)?,
+                    gate_up: Projections::new(vec![
+                        w(LayerWeight::FfnGate)?,
+                        w(LayerWeight::FfnUp)?,
+                    ])?,
                     down: w(LayerWeight::FfnDown)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let output = if config.tied_embeddings {
+        let output = quantized(if config.tied_embeddings {
             token_embedding.clone()
         } else {
             load(WeightName::Output)?
-        };
+        })?;
         Ok(LlamaModel {
             output_norm: norm(WeightName::OutputNorm)?,
             config,
@@ -127,13 +186,30 @@ impl LlamaModel {
             return Err(tl_tensor::TensorError::bad_argument("forward", "no tokens to run").into());
         }
         cache.ensure_room(n)?;
-        let c = &self.config;
         let start = cache.len();
         let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
         let ids = self.device.from_slice(&ids, &[n])?;
         let positions: Vec<i32> = (start..start + n).map(|p| p as i32).collect();
         let positions = self.device.from_slice(&positions, &[n])?;
-        let embedded = self.token_embedding.index_select(0, &ids)?;
+        let logits = self.forward_at(&ids, &positions, cache, all_logits)?;
+        cache.advance(n);
+        Ok(logits)
+    }
+
+    /// The forward pass of tokens `ids [n]` (`i32`, on the device) at cache rows
+    /// `positions [n]` (`i32`, on the device, below the cache's capacity): writes their keys
+    /// and values into the cache but leaves its length to the caller. Everything it does
+    /// depends on device memory only, so a decode step can be recorded once and replayed.
+    pub fn forward_at(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        cache: &KvCache,
+        all_logits: bool,
+    ) -> Result<Tensor> {
+        let n = ids.numel();
+        let c = &self.config;
+        let embedded = self.token_embedding.index_select(0, ids)?;
         let mut x = if embedded.dtype().is_quantized() {
             embedded.dequantize(self.activation_dtype)?
         } else {
@@ -145,29 +221,48 @@ impl LlamaModel {
         let base = c.rope_base as f64;
         for (layer, block) in self.blocks.iter().enumerate() {
             let h = x.rms_norm(&block.attn_norm, eps)?;
-            let q = linear(&h, &block.q)?.reshape(&[n, c.n_heads, c.head_dim])?;
-            let k = linear(&h, &block.k)?.reshape(&[n, c.n_kv_heads, c.head_dim])?;
-            let v = linear(&h, &block.v)?.reshape(&[n, c.n_kv_heads, c.head_dim])?;
-            let q = q.rope(&positions, style, base, self.position_scale)?;
-            let k = k.rope(&positions, style, base, self.position_scale)?;
-            let (keys, values) = cache.append(layer, &k, &v)?;
+            let (q_size, kv_size) = (c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim);
+            let heads = |t: &Tensor, count: usize| t.reshape(&[n, count, c.head_dim]);
+            let rope = |t: &Tensor| t.rope(positions, style, base, self.position_scale);
+            let (q, k, v) = match &block.qkv {
+                Projections::Joined(w) => {
+                    // q and k sit side by side in the joined product: one rotation for both.
+                    let all = linear(&h, w)?;
+                    let both = all.narrow(1, 0, q_size + kv_size)?;
+                    let rotated = rope(&heads(&both, c.n_heads + c.n_kv_heads)?)?;
+                    (
+                        rotated.narrow(1, 0, c.n_heads)?,
+                        rotated.narrow(1, c.n_heads, c.n_kv_heads)?,
+                        heads(&all.narrow(1, q_size + kv_size, kv_size)?, c.n_kv_heads)?,
+                    )
+                }
+                Projections::Separate(ws) => (
+                    rope(&heads(&linear(&h, &ws[0])?, c.n_heads)?)?,
+                    rope(&heads(&linear(&h, &ws[1])?, c.n_kv_heads)?)?,
+                    heads(&linear(&h, &ws[2])?, c.n_kv_heads)?,
+                ),
+            };
+            let (keys, values) = cache.write(layer, positions, &k, &v)?;
             // [len, heads, dim] → [1, heads, len, dim] as views.
             let as_heads =
                 |t: &Tensor| -> Result<Tensor> { Ok(t.permute(&[1, 0, 2])?.unsqueeze(0)?) };
-            let attended =
-                as_heads(&q)?.attention(&as_heads(&keys)?, &as_heads(&values)?, true, scale)?;
+            let attended = as_heads(&q)?.attention_at(
+                &as_heads(&keys)?,
+                &as_heads(&values)?,
+                positions,
+                scale,
+            )?;
             let attended = attended
                 .squeeze(0)?
                 .permute(&[1, 0, 2])?
                 .reshape(&[n, c.n_heads * c.head_dim])?;
             let projected = linear(&attended, &block.attn_output)?;
             let (residual, h) = projected.add_rms_norm(&x, &block.ffn_norm, eps)?;
-            let gate = linear(&h, &block.gate)?;
-            let up = linear(&h, &block.up)?;
-            let down = linear(&gate.swiglu(&up)?, &block.down)?;
+            let ffn = c.ffn;
+            let gate_up = block.gate_up.apply(&h, &[ffn, ffn])?;
+            let down = linear(&gate_up[0].swiglu(&gate_up[1])?, &block.down)?;
             x = residual.add(&down)?;
         }
-        cache.advance(n);
         let last = if all_logits {
             x
         } else {

@@ -18,7 +18,9 @@ pub enum DeviceKind {
 /// Contract for [`Backend::execute`]: the op is not a view op; inputs are valid for it
 /// (checked by [`crate::signature::output_specs`]) and live on this backend, with any
 /// strides; outputs are contiguous views (possibly at an offset) of buffers on this backend
-/// that overlap no input, with the shapes and dtypes the signature gives. A backend writes
+/// that overlap no input (except `IndexCopy`, whose output may be its destination input
+/// itself: then only the copied slices are written), with the shapes and dtypes the
+/// signature gives. A backend writes
 /// every output element and nothing outside the outputs. Execution may be asynchronous;
 /// [`Backend::read`] waits for pending work.
 pub trait Backend: Send + Sync + Debug {
@@ -43,4 +45,26 @@ pub trait Backend: Send + Sync + Debug {
     fn run_scoped(&self, work: &mut (dyn FnMut() + Send)) {
         work()
     }
+
+    /// Starts recording the ops issued from now on into a replayable graph instead of
+    /// running them. Returns false, changing nothing, when this backend cannot record.
+    fn begin_capture(&self) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Stops recording and returns the recorded work. Buffers allocated while recording are
+    /// kept alive by the recording (and by the tensors that use them), at fixed addresses.
+    fn end_capture(&self) -> Result<Box<dyn Replay>> {
+        Err(crate::error::TensorError::Backend {
+            backend: self.name(),
+            detail: "this backend does not record graphs".into(),
+        })
+    }
+}
+
+/// Work recorded by [`Backend::begin_capture`] … [`Backend::end_capture`], replayed as a
+/// whole: the same kernels on the same buffers, whatever those buffers hold now.
+pub trait Replay: Send + Sync {
+    /// Enqueues the recorded work once more.
+    fn replay(&self) -> Result<()>;
 }

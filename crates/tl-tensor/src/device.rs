@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::backend::{Backend, DeviceKind};
+use crate::backend::{Backend, DeviceKind, Replay};
 use crate::error::{Result, TensorError};
 use crate::layout::Layout;
 use crate::op::Op;
@@ -77,7 +77,8 @@ impl Device {
 
     /// Runs a non-view op writing into existing tensors (for in-place updates such as a KV
     /// cache row). Each output must be a dense view of the op's output shape and dtype on
-    /// this device, and must not share memory with any input.
+    /// this device, and must not share memory with any input, except that `IndexCopy` may
+    /// write into its destination input itself.
     pub fn run_into(&self, op: &Op, inputs: &[&Tensor], outputs: &[&Tensor]) -> Result<()> {
         for tensor in inputs.iter().chain(outputs) {
             if !tensor.device().same_as(self) {
@@ -103,7 +104,15 @@ impl Device {
                     format!("the output must be a dense {}{:?}", spec.dtype, spec.shape),
                 ));
             }
-            if inputs.iter().any(|i| i.buffer().same_memory(out.buffer())) {
+            // IndexCopy may write its destination in place: only the copied slices change.
+            let in_place = |(i, input): (usize, &&Tensor)| {
+                i == 0 && matches!(op, Op::IndexCopy { .. }) && input.layout() == out.layout()
+            };
+            if inputs
+                .iter()
+                .enumerate()
+                .any(|(i, input)| input.buffer().same_memory(out.buffer()) && !in_place((i, input)))
+            {
                 return Err(TensorError::bad_argument(
                     op.name(),
                     "an output shares memory with an input",
@@ -265,5 +274,30 @@ impl Device {
 
     pub fn synchronize(&self) -> Result<()> {
         self.backend.synchronize()
+    }
+
+    /// Records the ops `work` issues into a [`Recording`] instead of running them, when the
+    /// backend can (CUDA graphs); `Ok(None)` without calling `work` when it cannot. While
+    /// recording nothing runs, so `work` must not read tensors back; tensors it allocates
+    /// keep fixed addresses, and each replay rewrites them.
+    pub fn capture<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<Option<(Recording, T)>> {
+        if !self.backend.begin_capture()? {
+            return Ok(None);
+        }
+        let result = work();
+        // Recording must end even when `work` failed, or the backend stays in it.
+        let recording = self.backend.end_capture();
+        let value = result?;
+        Ok(Some((Recording(recording?), value)))
+    }
+}
+
+/// Work recorded by [`Device::capture`].
+pub struct Recording(Box<dyn Replay>);
+
+impl Recording {
+    /// Enqueues the recorded work once more (asynchronously, like any op).
+    pub fn replay(&self) -> Result<()> {
+        self.0.replay()
     }
 }

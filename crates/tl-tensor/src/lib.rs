@@ -20,9 +20,9 @@ pub mod signature;
 pub mod tensor;
 mod tensor_ops;
 
-pub use backend::{Backend, DeviceKind};
+pub use backend::{Backend, DeviceKind, Replay};
 pub use buffer::{Buffer, DeviceBuffer};
-pub use device::Device;
+pub use device::{Device, Recording};
 pub use dtype::DType;
 pub use error::{Result, TensorError};
 pub use host_element::HostElement;

@@ -329,6 +329,14 @@ pub enum Op {
     IndexAdd {
         axis: usize,
     },
+    /// Inputs `(dst, indices, src)`, `indices` 1-D and distinct: output is `dst` with slice
+    /// `k` of `src` along `axis` written at position `indices[k]` (PyTorch `index_copy`).
+    /// Any unquantized dtype. When the output is `dst` itself (`Device::run_into`), only the
+    /// written slices are touched: the KV cache is written this way, with the position on
+    /// the device. (With repeated indices which slice lands is unspecified.)
+    IndexCopy {
+        axis: usize,
+    },
     /// Inputs `(table [n, d], indices [bags, k])`: output `[bags, d]`, each bag's `k` rows
     /// combined by `mode`. Float tables.
     EmbeddingBag {
@@ -408,6 +416,9 @@ pub enum Op {
     /// Inputs `(q [b, hq, sq, d], k [b, hkv, skv, d], v [b, hkv, skv, dv])`, `hq` a multiple
     /// of `hkv` (grouped-query attention): `softmax(q·kᵀ·scale) · v`, output `[b, hq, sq, dv]`.
     /// When `causal`, query `i` sits at position `skv − sq + i` and sees keys up to it.
+    /// A fourth input `positions [sq]` (`i32`/`i64`, causal only, each `< skv`) places query
+    /// `i` at `positions[i]` instead: keys past the largest position are never read, so `k`
+    /// and `v` may be a whole preallocated KV cache whose fill level lives on the device.
     Attention {
         causal: bool,
         scale: f64,
@@ -470,6 +481,7 @@ impl Op {
             Op::Gather { .. } => "gather".into(),
             Op::ScatterAdd { .. } => "scatter_add".into(),
             Op::IndexAdd { .. } => "index_add".into(),
+            Op::IndexCopy { .. } => "index_copy".into(),
             Op::EmbeddingBag { .. } => "embedding_bag".into(),
             Op::Unary(u) => format!("unary.{}", u.name()),
             Op::Affine { .. } => "affine".into(),
@@ -535,6 +547,7 @@ impl Op {
             "gather",
             "scatter_add",
             "index_add",
+            "index_copy",
             "embedding_bag",
             "affine",
             "cast",

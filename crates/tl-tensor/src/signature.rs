@@ -61,6 +61,17 @@ fn require_numeric(op: &Op, dtype: DType) -> Result<()> {
     Ok(())
 }
 
+fn require_unquantized(op: &Op, dtype: DType) -> Result<()> {
+    if dtype.is_quantized() {
+        return Err(TensorError::UnsupportedDType {
+            op: op.name(),
+            dtype,
+            detail: " (expects an unquantized dtype)".into(),
+        });
+    }
+    Ok(())
+}
+
 fn require_index(op: &Op, dtype: DType) -> Result<()> {
     if !matches!(dtype, DType::I32 | DType::I64) {
         return Err(TensorError::UnsupportedDType {
@@ -317,11 +328,15 @@ pub fn output_specs(op: &Op, inputs: &[TensorSpec]) -> Result<Vec<TensorSpec>> {
             }
             one(dst.clone())
         }
-        Op::IndexAdd { axis } => {
+        Op::IndexAdd { axis } | Op::IndexCopy { axis } => {
             arity(op, inputs, 3)?;
             let (dst, idx, src) = (&inputs[0], &inputs[1], &inputs[2]);
             check_axis(op, *axis, dst.shape.len())?;
-            require_float(op, dst.dtype)?;
+            if matches!(op, Op::IndexAdd { .. }) {
+                require_float(op, dst.dtype)?;
+            } else {
+                require_unquantized(op, dst.dtype)?;
+            }
             require_index(op, idx.dtype)?;
             same_dtype(op, dst.dtype, src.dtype)?;
             if idx.shape.len() != 1 {
@@ -580,9 +595,22 @@ pub fn output_specs(op: &Op, inputs: &[TensorSpec]) -> Result<Vec<TensorSpec>> {
             }
             one(inputs[0].clone())
         }
-        Op::Attention { .. } => {
-            arity(op, inputs, 3)?;
+        Op::Attention { causal, .. } => {
+            if inputs.len() != 4 {
+                arity(op, inputs, 3)?;
+            }
             let (q, k, v) = (&inputs[0], &inputs[1], &inputs[2]);
+            if let Some(positions) = inputs.get(3) {
+                require_index(op, positions.dtype)?;
+                if !causal || positions.shape != [q.shape.get(2).copied().unwrap_or(0)] {
+                    return Err(mismatch(
+                        op,
+                        &q.shape,
+                        &positions.shape,
+                        "query positions need a causal attention and one position per query",
+                    ));
+                }
+            }
             require_float(op, q.dtype)?;
             same_dtype(op, q.dtype, k.dtype)?;
             same_dtype(op, q.dtype, v.dtype)?;

@@ -223,6 +223,29 @@ impl Tensor {
         (start, len)
     }
 
+    /// Overwrites the elements of this dense tensor with `data` (row-major, of its dtype),
+    /// after pending work that reads or writes it.
+    pub fn write_slice<T: HostElement>(&self, data: &[T]) -> Result<()> {
+        if T::DTYPE != self.dtype {
+            return Err(TensorError::DTypeMismatch {
+                op: "write_slice".into(),
+                lhs: self.dtype,
+                rhs: T::DTYPE,
+            });
+        }
+        if !self.is_contiguous() || data.len() != self.numel() {
+            return Err(TensorError::bad_shape(
+                "write_slice",
+                self.shape(),
+                format!("needs a dense tensor of {} elements", data.len()),
+            ));
+        }
+        let (start, _) = self.byte_range();
+        self.device
+            .backend()
+            .write(&self.buffer, start, bytemuck::cast_slice(data))
+    }
+
     /// The elements in row-major order as `T`, which must match the dtype.
     pub fn to_vec<T: HostElement>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype {

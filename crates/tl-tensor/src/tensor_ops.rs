@@ -162,6 +162,24 @@ impl Tensor {
         self.run1(Op::Attention { causal, scale }, &[k, v])
     }
 
+    /// `self` is q `[b, hq, sq, d]`, its queries at `positions [sq]` of a whole KV cache `k`,
+    /// `v`; see [`Op::Attention`].
+    pub fn attention_at(
+        &self,
+        k: &Tensor,
+        v: &Tensor,
+        positions: &Tensor,
+        scale: f64,
+    ) -> Result<Tensor> {
+        self.run1(
+            Op::Attention {
+                causal: true,
+                scale,
+            },
+            &[k, v, positions],
+        )
+    }
+
     pub fn concat(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
         let first = tensors.first().ok_or_else(|| {
             crate::TensorError::bad_argument("concat", "needs at least one tensor")

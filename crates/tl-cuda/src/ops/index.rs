@@ -31,6 +31,7 @@ pub(crate) fn run(
         Op::ScatterAdd { axis } | Op::IndexAdd { axis } => {
             add_at(backend, op, *axis, inputs, output)
         }
+        Op::IndexCopy { axis } => index_copy(backend, *axis, inputs, output),
         Op::EmbeddingBag { mode } => embedding_bag(backend, *mode, inputs[0], inputs[1], output),
         _ => unreachable!("index::run got {}", op.name()),
     }
@@ -181,6 +182,58 @@ fn gather(
         &x,
         &y,
         &count
+    )
+}
+
+/// Copies the destination unless the output is the destination itself, then writes the
+/// source slices at their targets.
+fn index_copy(
+    backend: &CudaBackend,
+    axis: usize,
+    inputs: &[&Tensor],
+    output: &Tensor,
+) -> Result<()> {
+    let (dst, indices, src) = (inputs[0], inputs[1], inputs[2]);
+    let in_place = dst.buffer().same_memory(output.buffer()) && dst.layout() == output.layout();
+    if !in_place {
+        super::copy::run(backend, &Op::Contiguous, &[dst], output)?;
+    }
+    if src.numel() == 0 {
+        return Ok(());
+    }
+    let shape = output.shape();
+    let inner: usize = shape[axis + 1..].iter().product();
+    let src_arg = StridedArg::new("index_copy", src.layout())?;
+    let idx_arg = StridedArg::new("index_copy", indices.layout())?;
+    let (x, y) = (base_address(src)?, dense_address(output)?);
+    let (ip, idt) = (base_address(indices)?, dtype_code(indices.dtype()));
+    let (count, inner, size, total) = (
+        indices.numel() as i64,
+        inner as i64,
+        shape[axis] as i64,
+        src.numel() as i64,
+    );
+    let name = match src.dtype().block_bytes() {
+        1 => "tl_index_copy_u8",
+        2 => "tl_index_copy_u16",
+        4 => "tl_index_copy_u32",
+        _ => "tl_index_copy_u64",
+    };
+    let f = backend.function(FILE, name)?;
+    launch!(
+        backend,
+        f,
+        grid(src.numel(), backend.max_blocks()),
+        &src_arg,
+        &idx_arg,
+        &ip,
+        &idt,
+        &x,
+        &y,
+        &count,
+        &inner,
+        &size,
+        &total
     )
 }
 

@@ -1,4 +1,4 @@
-//! Launcher: batched GEMM through cuBLAS (`cublasGemmStridedBatchedEx`), f32 accumulation
+//! Launcher: batched GEMM through cuBLAS (few-row products go to ops/matvec.rs) (`cublasGemmStridedBatchedEx`), f32 accumulation
 //! for every dtype and true f32 (not TF32) for f32 inputs.
 //!
 //! cuBLAS is column-major: a row-major `C[m, n] = A[m, k]·B[k, n]` is computed as the
@@ -104,6 +104,17 @@ pub(crate) fn run(
     else {
         unreachable!("matmul::run got {}", op.name());
     };
+    // Decoding's few-row products are memory-bound: a streaming kernel beats cuBLAS there.
+    if super::matvec::try_run(
+        backend,
+        inputs[0],
+        inputs[1],
+        *transpose_lhs,
+        *transpose_rhs,
+        output,
+    )? {
+        return Ok(());
+    }
     let out_rank = output.rank();
     let (m, n) = (output.shape()[out_rank - 2], output.shape()[out_rank - 1]);
     let batch: usize = output.shape()[..out_rank - 2].iter().product();

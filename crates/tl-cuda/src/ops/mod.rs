@@ -21,6 +21,7 @@ mod creation;
 mod elementwise;
 mod index;
 mod matmul;
+mod matvec;
 mod nn;
 mod quant;
 mod reduce;
@@ -52,6 +53,7 @@ pub(crate) fn execute(
         | Op::Gather { .. }
         | Op::ScatterAdd { .. }
         | Op::IndexAdd { .. }
+        | Op::IndexCopy { .. }
         | Op::EmbeddingBag { .. } => index::run(backend, op, inputs, outputs[0]),
         Op::Softmax { .. }
         | Op::LogSoftmax { .. }

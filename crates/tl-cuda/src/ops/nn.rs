@@ -14,6 +14,9 @@ const FILE: &str = "nn.cu";
 /// Threads of a row-op block (`ROW_THREADS` in kernels/nn.cu).
 const ROW_THREADS: u32 = 256;
 
+/// Threads of a row-op block for a few long rows (group reductions handle up to 32 warps).
+const LONG_ROW_THREADS: u32 = 1024;
+
 /// Rows up to this long are handled by one warp; longer rows by a whole block.
 const MAX_WARP_ROW: usize = 1024;
 
@@ -78,16 +81,23 @@ fn vector_view(layout: &Layout) -> (i64, i64) {
     (layout.offset() as i64, layout.strides()[0] as i64)
 }
 
-/// Launch shape of a row op: threads per row (a warp or the block) and blocks.
+/// Launch shape of a row op: threads per row (a warp or the block) and blocks. Long rows
+/// that are too few to fill the GPU (decoding's single token) get 1024-thread blocks, so
+/// each thread loads a couple of elements instead of a serial run of them.
 fn row_launch(backend: &CudaBackend, rows: usize, len: usize) -> (i32, LaunchConfig) {
-    let group = if len <= MAX_WARP_ROW { 32 } else { ROW_THREADS };
-    let rows_per_block = (ROW_THREADS / group) as usize;
+    let threads = if len > MAX_WARP_ROW && rows < backend.sm_count as usize {
+        LONG_ROW_THREADS
+    } else {
+        ROW_THREADS
+    };
+    let group = if len <= MAX_WARP_ROW { 32 } else { threads };
+    let rows_per_block = (threads / group) as usize;
     let blocks = rows
         .div_ceil(rows_per_block)
         .clamp(1, backend.max_blocks() as usize * 4);
     let config = LaunchConfig {
         grid_dim: (blocks as u32, 1, 1),
-        block_dim: (ROW_THREADS, 1, 1),
+        block_dim: (threads, 1, 1),
         shared_mem_bytes: 0,
     };
     (group as i32, config)
@@ -322,6 +332,11 @@ struct AttentionGeometry {
     q_vec: i32,
     k_vec: i32,
     v_vec: i32,
+    /// Dtype code of the query positions, or -1 without them.
+    pos_dt: i32,
+    pos_address: u64,
+    pos_offset: i64,
+    pos_stride: i64,
 }
 
 // SAFETY: a plain #[repr(C)] struct of integers and floats, laid out as the C struct it
@@ -355,6 +370,7 @@ fn attention(
     output: &Tensor,
 ) -> Result<()> {
     let (q, k, v) = (inputs[0], inputs[1], inputs[2]);
+    let positions = inputs.get(3).copied();
     let (batch, q_heads, q_len, head_dim) =
         (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
     let (kv_heads, kv_len, value_dim) = (k.shape()[1], k.shape()[2], v.shape()[3]);
@@ -418,6 +434,10 @@ fn attention(
         q_vec: vector_rows(q),
         k_vec: vector_rows(k),
         v_vec: vector_rows(v),
+        pos_dt: positions.map_or(-1, |p| dtype_code(p.dtype())),
+        pos_address: positions.map_or(Ok(0), base_address)?,
+        pos_offset: positions.map_or(0, |p| p.layout().offset() as i64),
+        pos_stride: positions.map_or(0, |p| p.layout().strides()[0] as i64),
     };
     let name = match value_dim {
         0..=32 => "tl_attention_1",
@@ -485,13 +505,6 @@ fn driver_error(e: impl std::fmt::Display) -> TensorError {
 /// Stream-ordered scratch of `bytes` bytes, freed in stream order when dropped (after the
 /// kernels that use it are enqueued).
 fn scratch(backend: &CudaBackend, bytes: usize) -> Result<CudaBuffer> {
-    // SAFETY: the attention kernel writes every partial slot before the combine kernel reads.
-    let slice = unsafe { backend.stream.alloc::<u8>(bytes.max(4)) }.map_err(|e| {
-        TensorError::Allocation {
-            device: "cuda".into(),
-            bytes,
-            detail: e.to_string(),
-        }
-    })?;
-    Ok(CudaBuffer { slice })
+    // The attention kernel writes every partial slot before the combine kernel reads.
+    backend.scratch(bytes.max(4))
 }

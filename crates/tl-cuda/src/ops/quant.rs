@@ -120,7 +120,7 @@ fn check_inside(op: &Op, tensor: &Tensor) -> Result<()> {
     }
     let dtype = tensor.dtype();
     let needed = tensor.layout().span_end().div_ceil(dtype.block_size()) * dtype.block_bytes();
-    let have = cuda_buffer(tensor)?.slice.len();
+    let have = cuda_buffer(tensor)?.len();
     if needed > have {
         return Err(TensorError::bad_shape(
             op.name(),
@@ -176,15 +176,8 @@ fn block_rows(op: &Op, tensor: &Tensor) -> Result<(Layout, usize, usize)> {
 
 /// Stream-ordered scratch of `bytes` bytes, freed in stream order on drop.
 fn scratch(backend: &CudaBackend, bytes: usize) -> Result<CudaBuffer> {
-    // SAFETY: the activation quantizer writes every byte the matrix product reads.
-    let slice = unsafe { backend.stream.alloc::<u8>(bytes.max(16)) }.map_err(|e| {
-        TensorError::Allocation {
-            device: "cuda".into(),
-            bytes,
-            detail: e.to_string(),
-        }
-    })?;
-    Ok(CudaBuffer { slice })
+    // The activation quantizer writes every byte the matrix product reads.
+    backend.scratch(bytes.max(16))
 }
 
 pub(crate) fn run(
@@ -324,7 +317,7 @@ fn qmatmul(backend: &CudaBackend, op: &Op, x: &Tensor, w: &Tensor, output: &Tens
     // 2. The product.
     let product = Product {
         w: base_address(w)?,
-        w_limit: base_address(w)? + cuda_buffer(w)?.slice.len() as u64,
+        w_limit: base_address(w)? + cuda_buffer(w)?.len() as u64,
         w_offset: rows_layout.offset() as i64,
         w_stride: rows_layout.strides().first().copied().unwrap_or(0) as i64,
         n,

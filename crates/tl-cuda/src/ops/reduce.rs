@@ -117,13 +117,6 @@ pub(crate) fn run(
 
 /// Scratch for `count` accumulator pairs (two f64 each); freed in stream order on drop.
 fn backend_partials(backend: &CudaBackend, count: usize) -> Result<CudaBuffer> {
-    // SAFETY: every slot is written by the partial pass before the final pass reads it.
-    let slice = unsafe { backend.stream.alloc::<u8>((count * 16).max(16)) }.map_err(|e| {
-        tl_tensor::TensorError::Allocation {
-            device: "cuda".into(),
-            bytes: count * 16,
-            detail: e.to_string(),
-        }
-    })?;
-    Ok(CudaBuffer { slice })
+    // Every slot is written by the partial pass before the final pass reads it.
+    backend.scratch((count * 16).max(16))
 }

@@ -34,6 +34,7 @@ pub(crate) fn run(op: &Op, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
         Op::IndexAdd { axis } => with_float_type!(output.dtype(), T => {
             index_add::<T>(op, *axis, inputs, output)
         }, _ => unreachable!("index_add of {} is rejected by the signature", output.dtype())),
+        Op::IndexCopy { axis } => super::index_copy::run(op, *axis, inputs, output),
         Op::EmbeddingBag { mode } => with_float_type!(output.dtype(), T => {
             embedding_bag::<T>(op, *mode, inputs[0], inputs[1], output)
         }, _ => unreachable!("embedding_bag of {} is rejected by the signature", output.dtype())),

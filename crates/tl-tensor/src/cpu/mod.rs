@@ -6,6 +6,7 @@ mod creation;
 pub mod element;
 mod elementwise;
 mod index;
+mod index_copy;
 mod matmul;
 mod nn;
 mod quant;
@@ -145,6 +146,7 @@ impl Backend for CpuBackend {
             | Op::Gather { .. }
             | Op::ScatterAdd { .. }
             | Op::IndexAdd { .. }
+            | Op::IndexCopy { .. }
             | Op::EmbeddingBag { .. } => index::run(op, inputs, outputs[0]),
             Op::MatMul { .. } => matmul::run(op, inputs, outputs[0]),
             Op::Softmax { .. }

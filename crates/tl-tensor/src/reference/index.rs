@@ -45,6 +45,17 @@ pub(super) fn evaluate(
             }
             HostTensor::from_values(&spec.shape, spec.dtype, out)
         }
+        Op::IndexCopy { axis } => {
+            let (dst, index, src) = (&inputs[0], &inputs[1], &inputs[2]);
+            let mut out = dst.values();
+            let (indices, values) = (index.values(), src.values());
+            for (flat, value) in values.iter().enumerate() {
+                let mut at = unravel(flat, &src.shape);
+                at[*axis] = checked(op, indices[at[*axis]], dst.shape[*axis])?;
+                out[ravel(&at, &dst.shape)] = *value;
+            }
+            HostTensor::from_values(&spec.shape, spec.dtype, out)
+        }
         Op::EmbeddingBag { mode } => {
             let (table, index) = (&inputs[0], &inputs[1]);
             let (values, indices) = (table.values(), index.values());

@@ -161,6 +161,7 @@ pub fn evaluate(op: &Op, inputs: &[HostTensor]) -> Result<Vec<HostTensor>> {
         | Op::Gather { .. }
         | Op::ScatterAdd { .. }
         | Op::IndexAdd { .. }
+        | Op::IndexCopy { .. }
         | Op::EmbeddingBag { .. } => index::evaluate(op, inputs, &out_specs[0])?,
         Op::MatMul { .. } => matmul::evaluate(op, inputs, &out_specs[0])?,
         Op::Softmax { .. }

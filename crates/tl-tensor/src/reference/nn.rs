@@ -2,7 +2,7 @@
 //! attention, written from their definitions over f64 values.
 
 use super::{broadcast_value, ravel, unravel, HostTensor};
-use crate::error::Result;
+use crate::error::{Result, TensorError};
 use crate::op::{Op, RopeStyle};
 use crate::signature::TensorSpec;
 
@@ -49,7 +49,7 @@ pub(super) fn evaluate(
                 .collect();
             vec![output(values)]
         }
-        Op::Attention { causal, scale } => vec![output(attention(inputs, *causal, *scale))],
+        Op::Attention { causal, scale } => vec![output(attention(inputs, *causal, *scale)?)],
         _ => unreachable!(),
     })
 }
@@ -165,8 +165,28 @@ fn rope(inputs: &[HostTensor], style: RopeStyle, base: f64, position_scale: f64)
 
 /// `softmax(q·kᵀ·scale) · v` per (batch, query head); query head `h` reads kv head
 /// `h / (hq / hkv)`; a causal query `i` sees keys `0 ..= skv − sq + i`.
-fn attention(inputs: &[HostTensor], causal: bool, scale: f64) -> Vec<f64> {
+fn attention(inputs: &[HostTensor], causal: bool, scale: f64) -> Result<Vec<f64>> {
     let (q, k, v) = (&inputs[0], &inputs[1], &inputs[2]);
+    // Query positions given as a fourth input, checked to lie inside the keys.
+    let positions = inputs
+        .get(3)
+        .map(|p| {
+            p.values()
+                .into_iter()
+                .map(|x| {
+                    if x < 0.0 || x >= k.shape[2] as f64 {
+                        Err(TensorError::IndexOutOfRange {
+                            op: "attention".into(),
+                            index: x as i64,
+                            size: k.shape[2],
+                        })
+                    } else {
+                        Ok(x as usize)
+                    }
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
     let (qv, kv, vv) = (q.values(), k.values(), v.values());
     let (batch, q_heads, q_len, head_dim) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3]);
     let (kv_heads, kv_len) = (k.shape[1], k.shape[2]);
@@ -177,7 +197,9 @@ fn attention(inputs: &[HostTensor], causal: bool, scale: f64) -> Vec<f64> {
         for h in 0..q_heads {
             let kh = h / group;
             for i in 0..q_len {
-                let seen = if causal {
+                let seen = if let Some(positions) = &positions {
+                    positions[i] + 1
+                } else if causal {
                     kv_len - q_len + i + 1
                 } else {
                     kv_len
@@ -207,5 +229,5 @@ fn attention(inputs: &[HostTensor], causal: bool, scale: f64) -> Vec<f64> {
             }
         }
     }
-    out
+    Ok(out)
 }

@@ -93,6 +93,35 @@ pub fn cases() -> Vec<Case> {
             );
         }
     }
+    // Index copy moves elements only (bit-exact); its targets are distinct.
+    for dtype in ALL_PLAIN {
+        let x = |shape: &[usize]| input_of(shape, dtype);
+        for idx in [DType::I32, DType::I64] {
+            let targets = |values: &[f64]| Input::values(&[values.len()], idx, values);
+            let mut copy = |axis: usize, dst: Input, index: Input, src: Input| {
+                cases.push(Case::new(
+                    Op::IndexCopy { axis },
+                    vec![dst, index, src],
+                    0.0,
+                ));
+            };
+            copy(0, x(&[7, 33]), targets(&[5.0, 0.0, 6.0]), x(&[3, 33]));
+            copy(1, x(&[7, 33]), targets(&[32.0, 1.0]), x(&[7, 2]));
+            copy(0, x(&[7, 33]), targets(&[]), x(&[0, 33]));
+            copy(
+                1,
+                x(&[3, 7, 5]).with_view(View::Permuted(vec![2, 0, 1])),
+                targets(&[6.0, 2.0, 4.0, 0.0]),
+                x(&[3, 4, 5]).with_view(View::Narrowed),
+            );
+            copy(
+                0,
+                x(&[9, 2, 8]).with_view(View::Broadcast(vec![1, 2, 8])),
+                targets(&[8.0]),
+                x(&[1, 2, 8]).with_view(View::Permuted(vec![2, 1, 0])),
+            );
+        }
+    }
     // A larger embedding lookup, split across tasks.
     cases.push(Case::new(
         Op::IndexSelect { axis: 0 },

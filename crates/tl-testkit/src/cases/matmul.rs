@@ -69,6 +69,14 @@ pub fn cases() -> Vec<Case> {
             x(&[3, 7, 33]).with_view(View::Narrowed),
             x(&[5, 33]),
         );
+        // Decoding's products: one to four rows against a dense [n, k] weight, k a whole
+        // number of 16-byte vectors (the GPU's streaming mat-vec) with and without a tail
+        // past its unrolled loop, plus a batch of rows and an unaligned k.
+        for (rows, k, n) in [(1, 64, 33), (2, 1032, 17), (3, 256, 9), (4, 4104, 3)] {
+            push(matmul(false, true), x(&[rows, k]), x(&[n, k]));
+        }
+        push(matmul(false, true), x(&[2, 1, 128]), x(&[40, 128]));
+        push(matmul(false, true), x(&[1, 36]), x(&[7, 36]));
         // Empty extents: k = 0 gives zeros; m = 0 and an empty batch give nothing.
         push(matmul(false, false), x(&[7, 0]), x(&[0, 5]));
         push(matmul(true, true), x(&[2, 0, 7]), x(&[2, 5, 0]));

@@ -222,4 +222,38 @@ fn attention_cases(cases: &mut Vec<Case>, dtype: DType) {
         // Nothing to attend from.
         push(8, q(&[1, 2, 0, 8]), kv(&[1, 2, 3, 8]), kv(&[1, 2, 3, 8]));
     }
+    // Queries at given positions in a whole KV cache (decode and prefill steps): the keys
+    // past the largest position are never read, so the cases place them well inside.
+    let positions = |dtype: DType, values: &[f64]| Input::values(&[values.len()], dtype, values);
+    let mut at = |d: usize, q: Input, k: Input, v: Input, p: Input| {
+        cases.push(Case::new(op(true, d), vec![q, k, v, p], tol));
+    };
+    at(
+        16,
+        q(&[1, 6, 1, 16]),
+        kv(&[1, 2, 40, 16]),
+        kv(&[1, 2, 40, 16]),
+        positions(DType::I32, &[20.0]),
+    );
+    at(
+        8,
+        q(&[1, 4, 5, 8]).with_view(View::Permuted(vec![0, 2, 1, 3])),
+        kv(&[1, 2, 64, 8]).with_view(View::Permuted(vec![0, 2, 1, 3])),
+        kv(&[1, 2, 64, 8]).with_view(View::Permuted(vec![0, 2, 1, 3])),
+        positions(DType::I64, &[3.0, 4.0, 5.0, 6.0, 7.0]),
+    );
+    at(
+        16,
+        q(&[1, 2, 70, 16]),
+        kv(&[1, 1, 300, 16]),
+        kv(&[1, 1, 300, 16]),
+        positions(DType::I32, &(100..170).map(f64::from).collect::<Vec<_>>()),
+    );
+    at(
+        8,
+        q(&[1, 2, 1, 8]),
+        kv(&[1, 2, 4097, 8]),
+        kv(&[1, 2, 4097, 8]),
+        positions(DType::I32, &[0.0]),
+    );
 }

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use super::rows::{load_f32, RowReader};
 use crate::cpu::element::FloatElement;
 use crate::cpu::{backend_error, input_slice, output_slice};
-use crate::error::Result;
+use crate::error::{Result, TensorError};
 use crate::layout::Layout;
 use crate::tensor::Tensor;
 
@@ -30,12 +30,12 @@ struct Matrix<'a> {
     col_stride: usize,
 }
 
-/// K or V of one (batch, head): borrowed when `T` is f32, else widened into `scratch`.
+/// The first `seq` keys or values of one (batch, head): borrowed when `T` is f32, else
+/// widened into `scratch`.
 fn head_matrix<'a, T: FloatElement>(
     data: &'a [T],
     layout: &Layout,
-    batch: usize,
-    head: usize,
+    (batch, head, seq): (usize, usize, usize),
     scratch: &'a mut Vec<f32>,
 ) -> Matrix<'a> {
     let strides = layout.strides();
@@ -48,7 +48,7 @@ fn head_matrix<'a, T: FloatElement>(
             col_stride: strides[3],
         };
     }
-    let (seq, dim) = (layout.shape()[2], layout.shape()[3]);
+    let dim = layout.shape()[3];
     let head_layout = Layout::from_parts(vec![seq, dim], vec![strides[2], strides[3]], start)
         .expect("one length");
     *scratch = load_f32(data, &head_layout);
@@ -135,22 +135,45 @@ pub(super) fn run<T: FloatElement>(
     check_span(k.layout(), k_data.len())?;
     check_span(v.layout(), v_data.len())?;
     let q_reader = RowReader::new(input_slice::<T>(q)?, q.layout());
-    // Keys query `i` sees: causal queries sit at the end of the key sequence.
+    // Query positions, when given, must lie inside the keys.
+    let positions = match inputs.get(3) {
+        Some(p) => {
+            let positions = crate::cpu::index::read_indices(p)?;
+            if let Some(&bad) = positions
+                .iter()
+                .find(|&&p| p < 0 || p as u64 >= kv_len as u64)
+            {
+                return Err(TensorError::IndexOutOfRange {
+                    op: "attention".into(),
+                    index: bad,
+                    size: kv_len,
+                });
+            }
+            Some(positions)
+        }
+        None => None,
+    };
+    // Keys query `i` sees: causal queries sit at the end of the key sequence, or at their
+    // given positions.
     let visible = |i: usize| {
-        if causal {
+        if let Some(positions) = &positions {
+            positions[i] as usize + 1
+        } else if causal {
             kv_len - q_len + i + 1
         } else {
             kv_len
         }
     };
+    // Keys any query sees: a whole KV cache passed with positions is read only this far.
+    let seen = (0..q_len).map(visible).max().unwrap_or(0);
     out.par_chunks_mut(group * q_len * value_dim)
         .enumerate()
         .for_each_init(
             || (Vec::new(), Vec::new()),
             |(k_scratch, v_scratch), (batch_kv, group_out)| {
                 let (batch, kv_head) = (batch_kv / kv_heads, batch_kv % kv_heads);
-                let keys = head_matrix(k_data, k.layout(), batch, kv_head, k_scratch);
-                let values = head_matrix(v_data, v.layout(), batch, kv_head, v_scratch);
+                let keys = head_matrix(k_data, k.layout(), (batch, kv_head, seen), k_scratch);
+                let values = head_matrix(v_data, v.layout(), (batch, kv_head, seen), v_scratch);
                 // The group's query heads are consecutive rows (head, query) of q and of the
                 // output, so blocks run over them all: a decoding group (one query per head)
                 // reads its keys once.
@@ -163,12 +186,10 @@ pub(super) fn run<T: FloatElement>(
                         |(queries, scores, acc), (block, dst)| {
                             let first = block * QUERY_BLOCK;
                             let rows = dst.len() / value_dim;
-                            let last_query = if first % q_len + rows > q_len {
-                                q_len - 1
-                            } else {
-                                (first + rows - 1) % q_len
-                            };
-                            let width = visible(last_query);
+                            let width = (0..rows)
+                                .map(|r| visible((first + r) % q_len))
+                                .max()
+                                .unwrap_or(0);
                             queries.resize(rows * head_dim, 0.0);
                             scores.resize(rows * width, 0.0);
                             acc.resize(rows * value_dim, 0.0);

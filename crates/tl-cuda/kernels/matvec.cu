@@ -1,0 +1,103 @@
+// Matrix-vector products for batch-1 decoding: y[r, j] = sum_c x[r, c] * w[j, c] for a few
+// rows r of x (R <= 4) and a dense row-major float weight w [n, k], in f32 accumulation.
+//
+// Launch geometry and assumptions:
+//   tl_matvec_<dtype>_r<R>: MV_WARPS warps a block, one warp per weight row j (grid =
+//     ceil(n / MV_WARPS)); the warp's lanes stream the row as 16-byte vectors, four loads in
+//     flight per lane, past L1 (the weights are read once); x rows come through the caches.
+//     k is a multiple of the vector (4 f32, 8 f16/bf16); w, x and the x row stride are
+//     16-byte aligned; y is dense [R, n] in the dtype of x and w. The lane sums are added
+//     in a fixed butterfly, so results are the same run to run.
+
+#define MV_WARPS 8
+#define MV_UNROLL 4
+
+__device__ __forceinline__ uint4 load_streaming(const uint4* p) {
+    uint4 r;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(p));
+    return r;
+}
+
+__device__ __forceinline__ float mv_warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// The dot product of two 16-byte vectors of dtype DT.
+template <int DT>
+__device__ __forceinline__ float dot16(uint4 a, uint4 b) {
+    if (DT == TL_F32) {
+        return __uint_as_float(a.x) * __uint_as_float(b.x) + __uint_as_float(a.y) * __uint_as_float(b.y) +
+               __uint_as_float(a.z) * __uint_as_float(b.z) + __uint_as_float(a.w) * __uint_as_float(b.w);
+    }
+    unsigned int wa[4] = {a.x, a.y, a.z, a.w}, wb[4] = {b.x, b.y, b.z, b.w};
+    float s = 0.0f;
+#pragma unroll
+    for (int h = 0; h < 4; ++h) {
+        unsigned short alo = (unsigned short)(wa[h] & 0xffffu), ahi = (unsigned short)(wa[h] >> 16);
+        unsigned short blo = (unsigned short)(wb[h] & 0xffffu), bhi = (unsigned short)(wb[h] >> 16);
+        if (DT == TL_BF16) {
+            s = fmaf(bf16_to_f32(alo), bf16_to_f32(blo), s);
+            s = fmaf(bf16_to_f32(ahi), bf16_to_f32(bhi), s);
+        } else {
+            s = fmaf(f16_to_f32(alo), f16_to_f32(blo), s);
+            s = fmaf(f16_to_f32(ahi), f16_to_f32(bhi), s);
+        }
+    }
+    return s;
+}
+
+template <int R, int DT>
+__device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uint4* w, void* y,
+                                       i64 vecs, i64 n) {
+    const int lane = threadIdx.x & 31;
+    const i64 j = (i64)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    if (j >= n) return;
+    const uint4* row = w + j * vecs;
+    float acc[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+    i64 v = lane;
+    for (; v + 32 * (MV_UNROLL - 1) < vecs; v += 32 * MV_UNROLL) {
+        uint4 wv[MV_UNROLL];
+#pragma unroll
+        for (int u = 0; u < MV_UNROLL; ++u) wv[u] = load_streaming(row + v + 32 * u);
+#pragma unroll
+        for (int u = 0; u < MV_UNROLL; ++u) {
+#pragma unroll
+            for (int r = 0; r < R; ++r) acc[r] += dot16<DT>(wv[u], x[r * x_row_vecs + v + 32 * u]);
+        }
+    }
+    for (; v < vecs; v += 32) {
+        uint4 wv = load_streaming(row + v);
+#pragma unroll
+        for (int r = 0; r < R; ++r) acc[r] += dot16<DT>(wv, x[r * x_row_vecs + v]);
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+        float total = mv_warp_sum(acc[r]);
+        if (lane == 0) store_f(y, DT, r * n + j, total);
+    }
+}
+
+#define TL_MATVEC(SUFFIX, DT, R)                                                                 \
+    extern "C" __global__ void __launch_bounds__(MV_WARPS * 32) tl_matvec_##SUFFIX##_r##R(     \
+        const uint4* x, i64 x_row_vecs, const uint4* w, void* y, i64 vecs, i64 n) {             \
+        matvec<R, DT>(x, x_row_vecs, w, y, vecs, n);                                             \
+    }
+
+TL_MATVEC(f32, TL_F32, 1)
+TL_MATVEC(f32, TL_F32, 2)
+TL_MATVEC(f32, TL_F32, 3)
+TL_MATVEC(f32, TL_F32, 4)
+TL_MATVEC(f16, TL_F16, 1)
+TL_MATVEC(f16, TL_F16, 2)
+TL_MATVEC(f16, TL_F16, 3)
+TL_MATVEC(f16, TL_F16, 4)
+TL_MATVEC(bf16, TL_BF16, 1)
+TL_MATVEC(bf16, TL_BF16, 2)
+TL_MATVEC(bf16, TL_BF16, 3)
+TL_MATVEC(bf16, TL_BF16, 4)
