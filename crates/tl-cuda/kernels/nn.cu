@@ -18,7 +18,9 @@
 //     block owns one (batch, kv head) and a tile of 32 "rows": the pairs (query head of the
 //     kv head's group, query) in that order, so the query heads sharing a kv head (GQA) share
 //     its K/V tiles. blockIdx.y splits the keys when there are too few row tiles to fill the
-//     GPU (split-KV decoding). Per tile of 32 keys, K and V go through shared memory as f32;
+//     GPU (split-KV decoding). tl_attention_narrow_<COLS> is the same with 2 rows a warp
+//     (8 a block), for decoding, where one query per head leaves too few rows to keep four
+//     warps of 8 busy. Per tile of 32 keys, K and V go through shared memory as f32;
 //     each warp owns 8 rows, a lane scores key `lane` against them, online softmax keeps a
 //     running max and lane-partial sums, and a lane accumulates value columns lane + 32·c
 //     (c < COLS, so value_dim <= 32·COLS <= 256; head_dim <= 256 by the host's check).
@@ -252,6 +254,7 @@ extern "C" __global__ void tl_swiglu(Strided gate_view, Strided up_view, const v
 #define ATT_BC 32     // keys per tile: one per lane
 #define ATT_WARPS 4
 #define ATT_ROWS 8    // rows per warp
+#define ATT_NARROW_ROWS 2  // rows per warp of the narrow variant, for decoding's few rows
 
 // Mirrors `AttentionGeometry` in src/ops/nn.rs.
 struct AttentionGeometry {
@@ -262,7 +265,7 @@ struct AttentionGeometry {
     i64 q_heads, kv_heads, q_len, kv_len, head_dim, value_dim;
     i64 group;      // q_heads / kv_heads
     i64 rows;       // group · q_len rows per (batch, kv head)
-    i64 row_tiles;  // ceil(rows / ATT_BR)
+    i64 row_tiles;  // ceil(rows / rows per block)
     i64 split_len;  // keys per split (a multiple of ATT_BC)
     i64 out_rows;   // batch · q_heads · q_len
     int causal;
@@ -363,18 +366,19 @@ __device__ __forceinline__ void load_rows(float* dst, int ld, int rows, int dim,
 
 extern __shared__ float4 attention_smem[];
 
-template <int COLS>
+template <int COLS, int ROWS>
 __device__ __forceinline__ void attention_block(const AttentionGeometry& g, const void* q,
                                                 const void* k, const void* v, void* out,
                                                 float* part_o, float* part_ml) {
-    float* qs = (float*)attention_smem;  // [ATT_BR][ldq]
-    float* ks = qs + ATT_BR * g.ldq;      // [ATT_BC][ldk]
+    constexpr int BR = ATT_WARPS * ROWS;  // rows a block owns
+    float* qs = (float*)attention_smem;  // [BR][ldq]
+    float* ks = qs + BR * g.ldq;      // [ATT_BC][ldk]
     float* vs = ks + ATT_BC * g.ldk;      // [ATT_BC][ldv]
-    float* ps = vs + ATT_BC * g.ldv;      // [ATT_BR][ATT_BC]
+    float* ps = vs + ATT_BC * g.ldv;      // [BR][ATT_BC]
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const i64 tile = blockIdx.x % g.row_tiles, batch_kv = blockIdx.x / g.row_tiles;
     const i64 kv_head = batch_kv % g.kv_heads, b = batch_kv / g.kv_heads;
-    const i64 row0 = tile * ATT_BR;
+    const i64 row0 = tile * BR;
     const i64 split = blockIdx.y;
     const i64 key_begin = split * g.split_len;
     const i64 key_end = imin(g.kv_len, key_begin + g.split_len);
@@ -382,13 +386,13 @@ __device__ __forceinline__ void attention_block(const AttentionGeometry& g, cons
 
     // Keys any row of the block sees (causal rows see a prefix).
     i64 block_end = key_begin;
-    for (int rr = 0; rr < ATT_BR; ++rr) {
+    for (int rr = 0; rr < BR; ++rr) {
         i64 r = row0 + rr;
         if (r < g.rows) block_end = imax(block_end, imin(key_end, visible_end(g, r % g.q_len)));
     }
 
     // The query tile, zero beyond head_dim and beyond the last row.
-    load_rows(qs, g.ldq, ATT_BR, (int)g.head_dim, dpad, q, g.dt, g.q_strides[3], g.q_vec,
+    load_rows(qs, g.ldq, BR, (int)g.head_dim, dpad, q, g.dt, g.q_strides[3], g.q_vec,
               [&](int rr) -> i64 {
                   i64 r = row0 + rr;
                   if (r >= g.rows) return -1;
@@ -397,25 +401,25 @@ __device__ __forceinline__ void attention_block(const AttentionGeometry& g, cons
               });
 
     // This warp's rows: where each one's visible keys end inside this split.
-    i64 row_end[ATT_ROWS];
+    i64 row_end[ROWS];
 #pragma unroll
-    for (int t = 0; t < ATT_ROWS; ++t) {
-        i64 r = row0 + warp * ATT_ROWS + t;
+    for (int t = 0; t < ROWS; ++t) {
+        i64 r = row0 + warp * ROWS + t;
         row_end[t] = r < g.rows ? imin(key_end, visible_end(g, r % g.q_len)) : key_begin;
     }
-    const bool warp_active = row0 + warp * ATT_ROWS < g.rows;
+    const bool warp_active = row0 + warp * ROWS < g.rows;
 
-    float m[ATT_ROWS], l[ATT_ROWS], o[ATT_ROWS][COLS];
+    float m[ROWS], l[ROWS], o[ROWS][COLS];
 #pragma unroll
-    for (int t = 0; t < ATT_ROWS; ++t) {
+    for (int t = 0; t < ROWS; ++t) {
         m[t] = NEG_INF;
         l[t] = 0.0f;
 #pragma unroll
         for (int c = 0; c < COLS; ++c) o[t][c] = 0.0f;
     }
 
-    const float* q_warp = qs + warp * ATT_ROWS * g.ldq;
-    float* p_warp = ps + warp * ATT_ROWS * ATT_BC;
+    const float* q_warp = qs + warp * ROWS * g.ldq;
+    float* p_warp = ps + warp * ROWS * ATT_BC;
     for (i64 t0 = key_begin; t0 < block_end; t0 += ATT_BC) {
         __syncthreads();  // every warp is done with the previous K/V tile
         // Keys past the end are zero rows: their weight is 0, and 0·NaN would not be.
@@ -429,21 +433,21 @@ __device__ __forceinline__ void attention_block(const AttentionGeometry& g, cons
         if (!warp_active) continue;
 
         // Scores of key t0 + lane against the warp's rows.
-        float s[ATT_ROWS];
+        float s[ROWS];
 #pragma unroll
-        for (int t = 0; t < ATT_ROWS; ++t) s[t] = 0.0f;
+        for (int t = 0; t < ROWS; ++t) s[t] = 0.0f;
         const float4* k_row = (const float4*)(ks + lane * g.ldk);
         for (int c4 = 0; c4 < dpad / 4; ++c4) {
             float4 kk = k_row[c4];
 #pragma unroll
-            for (int t = 0; t < ATT_ROWS; ++t) {
+            for (int t = 0; t < ROWS; ++t) {
                 float4 qq = ((const float4*)(q_warp + t * g.ldq))[c4];
                 s[t] += qq.x * kk.x + qq.y * kk.y + qq.z * kk.z + qq.w * kk.w;
             }
         }
         const i64 key = t0 + lane;
 #pragma unroll
-        for (int t = 0; t < ATT_ROWS; ++t) {
+        for (int t = 0; t < ROWS; ++t) {
             float x = key < row_end[t] ? s[t] * g.scale : NEG_INF;
             float m_new = fmaxf(m[t], warp_max(x));
             float p = 0.0f, alpha = 1.0f;
@@ -461,9 +465,9 @@ __device__ __forceinline__ void attention_block(const AttentionGeometry& g, cons
 
         // o += p · V over the tile's keys.
         for (int j4 = 0; j4 < ATT_BC / 4; ++j4) {
-            float4 pp[ATT_ROWS];
+            float4 pp[ROWS];
 #pragma unroll
-            for (int t = 0; t < ATT_ROWS; ++t) pp[t] = ((const float4*)(p_warp + t * ATT_BC))[j4];
+            for (int t = 0; t < ROWS; ++t) pp[t] = ((const float4*)(p_warp + t * ATT_BC))[j4];
 #pragma unroll
             for (int jj = 0; jj < 4; ++jj) {
                 const float* v_row = vs + (j4 * 4 + jj) * g.ldv;
@@ -472,7 +476,7 @@ __device__ __forceinline__ void attention_block(const AttentionGeometry& g, cons
                     int col = lane + 32 * c;
                     float vv = col < g.value_dim ? v_row[col] : 0.0f;
 #pragma unroll
-                    for (int t = 0; t < ATT_ROWS; ++t) {
+                    for (int t = 0; t < ROWS; ++t) {
                         float pt = jj == 0 ? pp[t].x : (jj == 1 ? pp[t].y : (jj == 2 ? pp[t].z : pp[t].w));
                         o[t][c] += pt * vv;
                     }
@@ -483,9 +487,9 @@ __device__ __forceinline__ void attention_block(const AttentionGeometry& g, cons
     }
 
 #pragma unroll
-    for (int t = 0; t < ATT_ROWS; ++t) {
+    for (int t = 0; t < ROWS; ++t) {
         float total = warp_sum(l[t]);
-        i64 r = row0 + warp * ATT_ROWS + t;
+        i64 r = row0 + warp * ROWS + t;
         if (r >= g.rows) continue;
         i64 h = kv_head * g.group + r / g.q_len, i = r % g.q_len;
         i64 out_row = (b * g.q_heads + h) * g.q_len + i;
@@ -515,7 +519,12 @@ __device__ __forceinline__ void attention_block(const AttentionGeometry& g, cons
     extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32) tl_attention_##COLS(           \
         AttentionGeometry g, const void* q, const void* k, const void* v, void* out,            \
         float* part_o, float* part_ml) {                                                         \
-        attention_block<COLS>(g, q, k, v, out, part_o, part_ml);                                 \
+        attention_block<COLS, ATT_ROWS>(g, q, k, v, out, part_o, part_ml);                       \
+    }                                                                                            \
+    extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32) tl_attention_narrow_##COLS(    \
+        AttentionGeometry g, const void* q, const void* k, const void* v, void* out,            \
+        float* part_o, float* part_ml) {                                                         \
+        attention_block<COLS, ATT_NARROW_ROWS>(g, q, k, v, out, part_o, part_ml);                \
     }
 
 TL_ATTENTION(1)

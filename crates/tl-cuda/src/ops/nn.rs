@@ -22,6 +22,9 @@ const MAX_WARP_ROW: usize = 1024;
 
 /// Query rows and keys of an attention tile, and its threads (kernels/nn.cu `ATT_*`).
 const ATTENTION_ROWS: usize = 32;
+
+/// Rows (query head, query) of a block of the narrow kernel (`4 · ATT_NARROW_ROWS`).
+const ATTENTION_NARROW_ROWS: usize = 8;
 const ATTENTION_KEYS: usize = 32;
 const ATTENTION_THREADS: u32 = 128;
 
@@ -383,7 +386,14 @@ fn attention(
     }
     let group = q_heads / kv_heads;
     let rows = group * q_len;
-    let row_tiles = rows.div_ceil(ATTENTION_ROWS);
+    // Few rows (decoding): the narrow kernel spreads them over all four warps.
+    let narrow = rows <= ATTENTION_NARROW_ROWS;
+    let block_rows = if narrow {
+        ATTENTION_NARROW_ROWS
+    } else {
+        ATTENTION_ROWS
+    };
+    let row_tiles = rows.div_ceil(block_rows);
     let blocks = batch * kv_heads * row_tiles;
     // Too few query tiles to fill the GPU (decoding): split the keys across blocks too.
     let wanted = backend.sm_count as usize * 2;
@@ -392,7 +402,16 @@ fn attention(
     } else {
         wanted
             .div_ceil(blocks)
-            .min(kv_len / MIN_KEYS_PER_SPLIT)
+            // With query positions most of a whole-cache k is never read, and a split
+            // past the last position costs nearly nothing: split finely.
+            .min(
+                kv_len
+                    / if positions.is_some() {
+                        ATTENTION_KEYS
+                    } else {
+                        MIN_KEYS_PER_SPLIT
+                    },
+            )
             .clamp(1, 65_535)
     };
     let split_len = kv_len
@@ -404,8 +423,8 @@ fn attention(
     // An odd number of float4s per K row keeps a warp's float4 loads free of bank conflicts.
     let ldk = if (dpad / 4) % 2 == 0 { dpad + 4 } else { dpad };
     let ldv = value_dim.next_multiple_of(4);
-    let shared_bytes = 4
-        * (ATTENTION_ROWS * dpad + ATTENTION_KEYS * (ldk + ldv) + ATTENTION_ROWS * ATTENTION_KEYS);
+    let shared_bytes =
+        4 * (block_rows * dpad + ATTENTION_KEYS * (ldk + ldv) + block_rows * ATTENTION_KEYS);
     let out_rows = batch * q_heads * q_len;
     let geometry = AttentionGeometry {
         q_offset: q.layout().offset() as i64,
@@ -439,11 +458,15 @@ fn attention(
         pos_offset: positions.map_or(0, |p| p.layout().offset() as i64),
         pos_stride: positions.map_or(0, |p| p.layout().strides()[0] as i64),
     };
-    let name = match value_dim {
-        0..=32 => "tl_attention_1",
-        33..=64 => "tl_attention_2",
-        65..=128 => "tl_attention_4",
-        _ => "tl_attention_8",
+    let name = match (narrow, value_dim) {
+        (false, 0..=32) => "tl_attention_1",
+        (false, 33..=64) => "tl_attention_2",
+        (false, 65..=128) => "tl_attention_4",
+        (false, _) => "tl_attention_8",
+        (true, 0..=32) => "tl_attention_narrow_1",
+        (true, 33..=64) => "tl_attention_narrow_2",
+        (true, 65..=128) => "tl_attention_narrow_4",
+        (true, _) => "tl_attention_narrow_8",
     };
     let f = backend.function(FILE, name)?;
     if shared_bytes > DEFAULT_SHARED_BYTES {
