@@ -55,12 +55,20 @@ impl Bindings {
                 n_rows += 1;
             }
         }
-        Bindings {
+        // Tuples of a relation are distinct, and dropping constant or repeated columns
+        // keeps them so; only a dropped variable or a wildcard can make rows repeat.
+        let injective =
+            variables.len() == atom.variables().len() && !atom.slots.contains(&Slot::Any);
+        let bindings = Bindings {
             variables,
             n_rows,
             data,
+        };
+        if injective {
+            bindings
+        } else {
+            bindings.deduplicated()
         }
-        .deduplicated()
     }
 
     /// Joins every row with the tuples of `index`'s relation matching `atom`; the index's

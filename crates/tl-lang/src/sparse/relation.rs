@@ -135,6 +135,10 @@ impl SparseRelation {
     }
 
     /// The tuples of either relation. `None` when the arities differ.
+    ///
+    /// Walks the smaller relation and gallops through the larger, copying the runs in
+    /// between whole: adding a small delta to a large relation costs a copy of the large
+    /// one plus a few searches per new tuple, not a comparison per tuple.
     pub fn union(&self, other: &SparseRelation) -> Option<SparseRelation> {
         if self.arity != other.arity {
             return None;
@@ -145,33 +149,31 @@ impl SparseRelation {
             ));
         }
         let arity = self.arity;
-        let mut data = Vec::with_capacity(self.data.len() + other.data.len());
-        let (mut i, mut j) = (0, 0);
-        while i < self.n_tuples && j < other.n_tuples {
-            let (a, b) = (self.tuple(i), other.tuple(j));
-            match a.cmp(b) {
-                Ordering::Less => {
-                    data.extend_from_slice(a);
-                    i += 1;
-                }
-                Ordering::Greater => {
-                    data.extend_from_slice(b);
-                    j += 1;
-                }
-                Ordering::Equal => {
-                    data.extend_from_slice(a);
-                    i += 1;
-                    j += 1;
-                }
+        let (large, small) = if self.len() >= other.len() {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        let mut data = Vec::with_capacity(large.data.len() + small.data.len());
+        let mut cursor = 0;
+        for tuple in small.tuples() {
+            let position = large.lower_bound_from(cursor, tuple);
+            data.extend_from_slice(&large.data[cursor * arity..position * arity]);
+            data.extend_from_slice(tuple);
+            cursor = position;
+            if position < large.n_tuples && large.tuple(position) == tuple {
+                cursor += 1;
             }
         }
-        data.extend_from_slice(&self.data[i * arity..]);
-        data.extend_from_slice(&other.data[j * arity..]);
+        data.extend_from_slice(&large.data[cursor * arity..]);
         let n_tuples = data.len() / arity;
         Some(SparseRelation::from_sorted(arity, data, n_tuples))
     }
 
     /// The tuples of `self` that are not in `other`. `None` when the arities differ.
+    ///
+    /// Walks the smaller relation and gallops through the larger, as
+    /// [`union`](Self::union) does.
     pub fn difference(&self, other: &SparseRelation) -> Option<SparseRelation> {
         if self.arity != other.arity {
             return None;
@@ -182,23 +184,54 @@ impl SparseRelation {
             ));
         }
         let arity = self.arity;
-        let mut data = Vec::with_capacity(self.data.len());
-        let mut j = 0;
-        for a in self.tuples() {
-            // Galloping would win when `other` is much larger; a linear merge is enough for
-            // the semi-naive loop, where both sides are of similar size or `other` is
-            // small.
-            while j < other.n_tuples && other.tuple(j) < a {
-                j += 1;
+        let mut data = Vec::new();
+        if self.len() <= other.len() {
+            let mut cursor = 0;
+            for tuple in self.tuples() {
+                cursor = other.lower_bound_from(cursor, tuple);
+                if cursor >= other.n_tuples || other.tuple(cursor) != tuple {
+                    data.extend_from_slice(tuple);
+                }
             }
-            if j < other.n_tuples && other.tuple(j) == a {
-                j += 1;
-                continue;
+        } else {
+            data.reserve(self.data.len());
+            let mut cursor = 0;
+            for tuple in other.tuples() {
+                let position = self.lower_bound_from(cursor, tuple);
+                data.extend_from_slice(&self.data[cursor * arity..position * arity]);
+                cursor = position;
+                if position < self.n_tuples && self.tuple(position) == tuple {
+                    cursor += 1;
+                }
             }
-            data.extend_from_slice(a);
+            data.extend_from_slice(&self.data[cursor * arity..]);
         }
         let n_tuples = data.len() / arity;
         Some(SparseRelation::from_sorted(arity, data, n_tuples))
+    }
+
+    /// The first position at or after `start` whose tuple is not less than `tuple`:
+    /// galloping (doubling steps from `start`, then binary search), so that a walk over
+    /// increasing tuples costs the logarithm of each gap rather than of the whole.
+    fn lower_bound_from(&self, start: usize, tuple: &[u32]) -> usize {
+        let mut low = start;
+        let mut step = 1;
+        let mut high = start;
+        while high < self.n_tuples && self.tuple(high) < tuple {
+            low = high + 1;
+            high = start + step;
+            step *= 2;
+        }
+        let mut high = high.min(self.n_tuples);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if self.tuple(middle) < tuple {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
     }
 }
 
@@ -237,6 +270,34 @@ mod tests {
         assert_eq!(set(&difference), expected_difference);
         assert_eq!(union.len(), expected_union.len());
         assert!(a.union(&SparseRelation::empty(3)).is_none());
+    }
+
+    #[test]
+    fn galloping_merges_agree_with_sets_at_every_size_ratio() {
+        let mut state = 99u64;
+        let mut next = move |range: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % range) as u32
+        };
+        for n_a in [0, 1, 3, 40, 1000] {
+            for n_b in [0, 1, 3, 40, 1000] {
+                let mut random = |n: usize| {
+                    let flat: Vec<u32> = (0..2 * n).map(|_| next(40)).collect();
+                    SparseRelation::from_flat(2, flat).unwrap()
+                };
+                let (a, b) = (random(n_a), random(n_b));
+                let union: BTreeSet<_> = set(&a).union(&set(&b)).cloned().collect();
+                let a_minus_b: BTreeSet<_> = set(&a).difference(&set(&b)).cloned().collect();
+                let b_minus_a: BTreeSet<_> = set(&b).difference(&set(&a)).cloned().collect();
+                assert_eq!(set(&a.union(&b).unwrap()), union, "{n_a} ∪ {n_b}");
+                assert_eq!(a.union(&b).unwrap().len(), union.len());
+                assert_eq!(set(&a.difference(&b).unwrap()), a_minus_b, "{n_a} - {n_b}");
+                assert_eq!(set(&b.difference(&a).unwrap()), b_minus_a, "{n_b} - {n_a}");
+                assert_eq!(a.difference(&b).unwrap().len(), a_minus_b.len());
+            }
+        }
     }
 
     #[test]
