@@ -15,6 +15,16 @@ impl SymbolTable {
         SymbolTable::default()
     }
 
+    /// A table whose ids follow `names` (a repeated name keeps its first id): how a host
+    /// makes sparse ids agree with the positions of a domain it already ordered.
+    pub fn from_names<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> SymbolTable {
+        let mut table = SymbolTable::new();
+        for name in names {
+            table.intern(name.as_ref());
+        }
+        table
+    }
+
     /// The id of `name`, adding it when new.
     ///
     /// Ids are `u32`: a domain of more than four billion symbols is far outside what a
@@ -69,5 +79,8 @@ mod tests {
         assert_eq!(table.name(1), Some("Bob"));
         assert_eq!(table.name(2), None);
         assert_eq!(table.len(), 2);
+        let ordered = SymbolTable::from_names(["Dana", "Alice", "Dana"]);
+        assert_eq!(ordered.names(), &["Dana".to_string(), "Alice".to_string()]);
+        assert_eq!(ordered.id("Alice"), Some(1));
     }
 }
