@@ -16,6 +16,7 @@ pub mod planner;
 pub mod pretty;
 pub mod render;
 pub mod span;
+pub mod sparse;
 pub mod token;
 
 pub use analysis::{analyze, Analysis};
