@@ -1,0 +1,237 @@
+//! The top-level definitions of a program — facts, rules, parameters, equations and
+//! run-time `let`s — each with its plan and the names it reads, for the scheduler.
+
+use super::error::EvalError;
+use super::evaluator::Evaluator;
+use crate::ast::{Block, Expr, ExprKind, Function, IndexKind, Program, Rule, Stmt, StmtKind};
+use crate::check::Origin;
+use crate::plan::{Plan, Source};
+use crate::planner::{plan_equation, plan_param, plan_rule, ProgramEnv};
+use crate::span::Span;
+use std::collections::{HashMap, HashSet};
+
+#[derive(Clone, Debug)]
+pub enum DefinitionKind {
+    /// The ground facts of a relation (taken from checking).
+    Facts,
+    Rule {
+        plan: Plan,
+        rule: Rule,
+    },
+    Param {
+        plan: Plan,
+    },
+    Equation {
+        plan: Plan,
+        reads_target: bool,
+    },
+    Let {
+        value: Expr,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Definition {
+    pub target: String,
+    pub span: Span,
+    pub kind: DefinitionKind,
+    /// Names of other definitions this one reads.
+    pub reads: Vec<String>,
+}
+
+/// The names a plan reads (not counting its own target's current value).
+pub fn plan_reads(plan: &Plan) -> Vec<String> {
+    plan.inputs
+        .iter()
+        .filter_map(|input| match &input.source {
+            Source::Tensor(name) | Source::Scalar(name) => Some(name.clone()),
+            Source::Position { name, .. } => Some(name.clone()),
+            Source::Target(_) | Source::Literal(_) | Source::Load { .. } => None,
+        })
+        .collect()
+}
+
+/// The names an expression reads, including those read by the bodies of the functions it
+/// calls.
+pub fn expression_reads(
+    expr: &Expr,
+    functions: &HashMap<String, Function>,
+    seen_functions: &mut HashSet<String>,
+    out: &mut Vec<String>,
+) {
+    let recurse = |e: &Expr, seen: &mut HashSet<String>, out: &mut Vec<String>| {
+        expression_reads(e, functions, seen, out)
+    };
+    match &expr.kind {
+        ExprKind::Tensor(tensor) => {
+            out.push(tensor.name.joined());
+            if let Some(first) = tensor.name.segments.first() {
+                out.push(first.text.clone());
+            }
+            for index in tensor.indices.iter().flat_map(|l| &l.items) {
+                match &index.kind {
+                    IndexKind::Expr(e) => recurse(e, seen_functions, out),
+                    IndexKind::Slice { start, end } => {
+                        for e in start.iter().chain(end) {
+                            recurse(e, seen_functions, out);
+                        }
+                    }
+                }
+            }
+        }
+        ExprKind::Call(call) => {
+            if let Some(function) = functions.get(&call.callee.text) {
+                if seen_functions.insert(call.callee.text.clone()) {
+                    block_reads(&function.body, functions, seen_functions, out);
+                }
+            }
+            for arg in &call.args {
+                recurse(&arg.value, seen_functions, out);
+            }
+        }
+        ExprKind::List(items) | ExprKind::Join(items) => {
+            for item in items {
+                recurse(item, seen_functions, out);
+            }
+        }
+        ExprKind::Unary { operand, .. } => recurse(operand, seen_functions, out),
+        ExprKind::Paren(inner) => recurse(inner, seen_functions, out),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            recurse(lhs, seen_functions, out);
+            recurse(rhs, seen_functions, out);
+        }
+        ExprKind::Int(_)
+        | ExprKind::Float(_)
+        | ExprKind::Str(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Error => {}
+    }
+}
+
+fn block_reads(
+    block: &Block,
+    functions: &HashMap<String, Function>,
+    seen: &mut HashSet<String>,
+    out: &mut Vec<String>,
+) {
+    for statement in &block.statements {
+        statement_reads(statement, functions, seen, out);
+    }
+}
+
+fn statement_reads(
+    statement: &Stmt,
+    functions: &HashMap<String, Function>,
+    seen: &mut HashSet<String>,
+    out: &mut Vec<String>,
+) {
+    let expr = |e: &Expr, seen: &mut HashSet<String>, out: &mut Vec<String>| {
+        expression_reads(e, functions, seen, out)
+    };
+    match &statement.kind {
+        StmtKind::Equation(eq) => expr(&eq.rhs, seen, out),
+        StmtKind::Let { value, .. } => expr(value, seen, out),
+        StmtKind::Return(Some(value)) | StmtKind::Expr(value) => expr(value, seen, out),
+        StmtKind::If(branch) => {
+            expr(&branch.condition, seen, out);
+            block_reads(&branch.then_block, functions, seen, out);
+            if let Some(other) = &branch.else_block {
+                block_reads(other, functions, seen, out);
+            }
+        }
+        StmtKind::For {
+            start, end, body, ..
+        } => {
+            expr(start, seen, out);
+            expr(end, seen, out);
+            block_reads(body, functions, seen, out);
+        }
+        StmtKind::While { condition, body } => {
+            expr(condition, seen, out);
+            block_reads(body, functions, seen, out);
+        }
+        _ => {}
+    }
+}
+
+/// Plans every top-level definition of `program` against what checking inferred.
+pub fn collect(program: &Program, eval: &Evaluator) -> Result<Vec<Definition>, EvalError> {
+    let env = ProgramEnv {
+        checked: &eval.checked,
+        environment: &eval.files,
+    };
+    let mut definitions = Vec::new();
+    let mut relation_spans: HashMap<String, Span> = HashMap::new();
+    for statement in &program.statements {
+        let span = statement.span;
+        match &statement.kind {
+            StmtKind::Fact(atom) => {
+                relation_spans
+                    .entry(atom.relation.text.clone())
+                    .or_insert(span);
+            }
+            StmtKind::Rule(rule) => {
+                relation_spans
+                    .entry(rule.head.relation.text.clone())
+                    .or_insert(span);
+                let plan = plan_rule(rule, &env)?;
+                definitions.push(Definition {
+                    target: rule.head.relation.text.clone(),
+                    span,
+                    reads: plan_reads(&plan),
+                    kind: DefinitionKind::Rule {
+                        plan,
+                        rule: rule.clone(),
+                    },
+                });
+            }
+            StmtKind::Param(param) => {
+                let plan = plan_param(param, &env)?;
+                definitions.push(Definition {
+                    target: param.name.text.clone(),
+                    span,
+                    reads: plan_reads(&plan),
+                    kind: DefinitionKind::Param { plan },
+                });
+            }
+            StmtKind::Equation(eq) => {
+                let plan = plan_equation(eq, &env)?;
+                let reads_target = plan
+                    .inputs
+                    .iter()
+                    .any(|i| matches!(i.source, Source::Target(_)));
+                definitions.push(Definition {
+                    target: eq.lhs.name.joined(),
+                    span,
+                    reads: plan_reads(&plan),
+                    kind: DefinitionKind::Equation { plan, reads_target },
+                });
+            }
+            StmtKind::Let { name, value } if !eval.checked.constants.contains_key(&name.text) => {
+                let mut reads = Vec::new();
+                expression_reads(value, &eval.functions, &mut HashSet::new(), &mut reads);
+                definitions.push(Definition {
+                    target: name.text.clone(),
+                    span,
+                    reads,
+                    kind: DefinitionKind::Let {
+                        value: value.clone(),
+                    },
+                });
+            }
+            _ => {}
+        }
+    }
+    // Every relation starts from its facts, including relations that only rules define.
+    for (name, facts) in &eval.checked.tensors {
+        if facts.origin == Origin::Relation {
+            definitions.push(Definition {
+                target: name.clone(),
+                span: relation_spans.get(name).copied().unwrap_or(Span::new(0, 0)),
+                kind: DefinitionKind::Facts,
+                reads: Vec::new(),
+            });
+        }
+    }
+    Ok(definitions)
+}

@@ -1,0 +1,85 @@
+//! Program text in, results out: parse, check (with `load` shapes read from the files) and
+//! evaluate — what `tl run`, the REPL and the tests call.
+
+use super::evaluator::{EvalOptions, Evaluator};
+use super::file_environment::FileEnvironment;
+use crate::analysis::{analyze, Analysis};
+use crate::diagnostic::Diagnostic;
+use std::path::Path;
+use tl_tensor::Device;
+
+/// A program that ran: the evaluator holds every tensor and relation, and the log.
+pub struct RunResult {
+    pub analysis: Analysis,
+    pub evaluator: Evaluator,
+}
+
+/// Why a program did not run to its end.
+pub enum RunFailure {
+    /// Syntax or checking errors (warnings may be among them); nothing ran.
+    Check(Vec<Diagnostic>),
+    /// A run-time error; the evaluator holds what was computed and printed before it.
+    Run {
+        diagnostic: Diagnostic,
+        evaluator: Box<Evaluator>,
+    },
+}
+
+impl RunFailure {
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            RunFailure::Check(diagnostics) => diagnostics.clone(),
+            RunFailure::Run { diagnostic, .. } => vec![diagnostic.clone()],
+        }
+    }
+}
+
+impl std::fmt::Debug for RunFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for diagnostic in self.diagnostics() {
+            writeln!(f, "[{}] {}", diagnostic.code, diagnostic.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks `source` against the files under `base` (the program's directory).
+pub fn check_source(source: &str, base: &Path) -> Analysis {
+    analyze(source, &FileEnvironment::new(base))
+}
+
+/// Runs `source`, with `load` and `save` paths relative to `base`.
+pub fn run_source(
+    source: &str,
+    base: &Path,
+    device: Device,
+    options: EvalOptions,
+) -> Result<RunResult, RunFailure> {
+    run_source_from(source, base, device, options, 0)
+}
+
+/// As [`run_source`], recording output only for statements from byte `quiet_before` on.
+pub fn run_source_from(
+    source: &str,
+    base: &Path,
+    device: Device,
+    options: EvalOptions,
+    quiet_before: usize,
+) -> Result<RunResult, RunFailure> {
+    let analysis = check_source(source, base);
+    if analysis.has_errors() {
+        return Err(RunFailure::Check(analysis.diagnostics));
+    }
+    let mut evaluator = Evaluator::new(device, base, options);
+    evaluator.set_quiet_before(quiet_before);
+    match evaluator.run(&analysis.program, &analysis.checked) {
+        Ok(()) => Ok(RunResult {
+            analysis,
+            evaluator,
+        }),
+        Err(error) => Err(RunFailure::Run {
+            diagnostic: error.to_diagnostic(),
+            evaluator: Box::new(evaluator),
+        }),
+    }
+}

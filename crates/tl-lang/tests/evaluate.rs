@@ -1,0 +1,114 @@
+//! The evaluator on small programs whose answers are worked out by hand in the comments:
+//! scheduling, summed equations, Datalog fixpoints, iteration, functions and control flow.
+
+use std::path::Path;
+use tl_lang::eval::{run_source, EvalOptions, RunResult};
+use tl_tensor::Device;
+
+fn run(source: &str) -> RunResult {
+    run_source(
+        source,
+        Path::new("."),
+        Device::cpu_with_threads(1),
+        EvalOptions::default(),
+    )
+    .unwrap_or_else(|failure| panic!("{source}\n{failure:?}"))
+}
+
+fn values(result: &RunResult, name: &str) -> Vec<f64> {
+    result
+        .evaluator
+        .tensor(name)
+        .unwrap_or_else(|| panic!("no tensor {name}"))
+        .to_f64_vec()
+        .expect("readable")
+}
+
+#[test]
+fn equations_run_in_dependency_order() {
+    // Y is written before H, which it reads.
+    let result = run("Y[i] = H[i] + 1\nH[i] = W[i, j] X[j]\nW = [[1, 2], [3, 4]]\nX = [10, 1]\n");
+    assert_eq!(values(&result, "H"), vec![12.0, 34.0]);
+    assert_eq!(values(&result, "Y"), vec![13.0, 35.0]);
+}
+
+#[test]
+fn equations_with_one_left_side_are_summed() {
+    let result = run("X = [1, 2]\nC = [10, 20]\nY[i] = X[i]\nY[i] = C[i]\nY[i] += X[i]\n");
+    assert_eq!(values(&result, "Y"), vec![12.0, 24.0]);
+}
+
+#[test]
+fn datalog_reaches_its_fixpoint() {
+    let result = run(
+        "Parent(Alice, Bob).\nParent(Bob, Carol).\nParent(Carol, Dana).\n\
+         Ancestor(x, y) <- Parent(x, y).\nAncestor(x, z) <- Ancestor(x, y), Parent(y, z).\n\
+         Ancestor(Alice, z)?\nAncestor(x, Dana)?\nAncestor(Dana, Alice)?\n",
+    );
+    let relation = result.evaluator.relation("Ancestor").expect("a relation");
+    assert_eq!(relation.count().expect("counted"), 6);
+    let output = &result.evaluator.log().output;
+    assert_eq!(
+        output[0],
+        "Ancestor(Alice, z)? 3 answers (z)\n  (Bob)\n  (Carol)\n  (Dana)"
+    );
+    assert_eq!(
+        output[1],
+        "Ancestor(x, Dana)? 3 answers (x)\n  (Alice)\n  (Bob)\n  (Carol)"
+    );
+    assert_eq!(output[2], "Ancestor(Dana, Alice)? false");
+    assert!(result.evaluator.log().notes[0].contains("semi-naive"));
+}
+
+#[test]
+fn recursive_equations_iterate_until_they_converge() {
+    // x = 0.5 x + 1 converges to 2.
+    let result = run("B = [1, 1]\nX[i] = 0.5 * X[i] + B[i]\n");
+    for v in values(&result, "X") {
+        assert!((v - 2.0).abs() < 1e-4, "{v}");
+    }
+    assert!(result.evaluator.log().notes[0].contains("converged"));
+}
+
+#[test]
+fn diverging_recursion_is_an_error_naming_the_equation() {
+    let source = "B = [1, 1]\nX[i] = 2 * X[i] + B[i]\n";
+    let failure = run_source(
+        source,
+        Path::new("."),
+        Device::cpu_with_threads(1),
+        EvalOptions {
+            max_iterations: 50,
+            tolerance: 1e-6,
+        },
+    )
+    .err()
+    .expect("no convergence");
+    let diagnostics = failure.diagnostics();
+    assert_eq!(diagnostics[0].code, "E0702");
+    assert_eq!(
+        diagnostics[0].primary_span().text(source),
+        "X[i] = 2 * X[i] + B[i]"
+    );
+}
+
+#[test]
+fn functions_loops_and_conditionals() {
+    let result = run("fn double(x) {\n    Y[i] = 2 * x[i]\n    return Y\n}\n\
+         X = [1, 2, 3]\nlet d = double(X)\nprint(d)\n\
+         let k = 0\nwhile k < 5 { let k = k + 1 }\nprint(k)\n\
+         for t in 0..3 { if t == 1 { print(t) } else { print(t + 10) } }\n");
+    assert_eq!(
+        result.evaluator.log().output,
+        vec!["[2, 4, 6]", "5", "10", "1", "12"]
+    );
+}
+
+#[test]
+fn tensor_queries_print_values() {
+    let result = run("W = [[1, 2], [3, 4]]\nW?\nW[0, j]?\n");
+    assert_eq!(
+        result.evaluator.log().output,
+        vec!["W?\n[[1, 2],\n [3, 4]]", "W[0, j]? [1, 2]"]
+    );
+}
