@@ -27,5 +27,7 @@ pub use error::{run_codes, EvalError};
 pub use evaluator::{EvalOptions, Evaluator, RunLog};
 pub use file_environment::FileEnvironment;
 pub use relation::Relation;
-pub use run_source::{check_source, run_source, run_source_from, RunFailure, RunResult};
+pub use run_source::{
+    check_source, explain_source, run_source, run_source_from, RunFailure, RunResult,
+};
 pub use value::Value;

@@ -83,3 +83,30 @@ pub fn run_source_from(
         }),
     }
 }
+
+/// The plan of every top-level equation, rule, parameter and query of `source`, as
+/// `tl run --explain` prints them; or the diagnostics that stop it.
+pub fn explain_source(source: &str, base: &Path) -> Result<String, Vec<Diagnostic>> {
+    let environment = FileEnvironment::new(base);
+    let analysis = analyze(source, &environment);
+    if analysis.has_errors() {
+        return Err(analysis.diagnostics);
+    }
+    let mut text = String::new();
+    let mut failures = Vec::new();
+    for planned in crate::planner::plan_program(&analysis.program, &analysis.checked, &environment)
+    {
+        match planned.plan {
+            Ok(plan) => {
+                text.push_str(&crate::plan::explain(&plan));
+                text.push('\n');
+            }
+            Err(diagnostic) => failures.push(diagnostic),
+        }
+    }
+    if failures.is_empty() {
+        Ok(text)
+    } else {
+        Err(failures)
+    }
+}
