@@ -154,6 +154,75 @@ fn statement_reads(
     }
 }
 
+/// The first `load` inside `expr` whose file could not be read, as the error to report
+/// in place of the planner's "shape not known".
+fn load_failure(expr: &Expr, eval: &Evaluator) -> Option<EvalError> {
+    let mut found = None;
+    visit_calls(expr, &mut |call: &crate::ast::Call| {
+        if found.is_some() || call.callee.text != "load" {
+            return;
+        }
+        let Some(builtin) = crate::builtins::lookup("load") else {
+            return;
+        };
+        let Ok(bound) = crate::builtins::bind(builtin, call) else {
+            return;
+        };
+        let text = |key: &str| match bound.get(key).map(|e| &e.kind) {
+            Some(ExprKind::Str(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let Some(path) = text("path") else { return };
+        let name = text("name");
+        if let Some(error) = eval.files.failure(&path, name.as_deref()) {
+            let code = if error.is_missing_tensor() {
+                super::error::run_codes::MISSING_TENSOR
+            } else {
+                super::error::run_codes::FILE
+            };
+            found = Some(EvalError::new(
+                code,
+                error.to_string(),
+                call.callee.span.to(call.args_span),
+                "loaded here",
+            ));
+        }
+    });
+    found
+}
+
+fn visit_calls(expr: &Expr, visit: &mut dyn FnMut(&crate::ast::Call)) {
+    match &expr.kind {
+        ExprKind::Call(call) => {
+            visit(call);
+            for arg in &call.args {
+                visit_calls(&arg.value, visit);
+            }
+        }
+        ExprKind::List(items) | ExprKind::Join(items) => {
+            for item in items {
+                visit_calls(item, visit);
+            }
+        }
+        ExprKind::Unary { operand, .. } => visit_calls(operand, visit),
+        ExprKind::Paren(inner) => visit_calls(inner, visit),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            visit_calls(lhs, visit);
+            visit_calls(rhs, visit);
+        }
+        _ => {}
+    }
+}
+
+/// A planning error, unless a file behind it could not be read: that is the real cause.
+fn planning_error(
+    diagnostic: crate::diagnostic::Diagnostic,
+    expr: &Expr,
+    eval: &Evaluator,
+) -> EvalError {
+    load_failure(expr, eval).unwrap_or_else(|| diagnostic.into())
+}
+
 /// Plans every top-level definition of `program` against what checking inferred.
 pub fn collect(program: &Program, eval: &Evaluator) -> Result<Vec<Definition>, EvalError> {
     let env = ProgramEnv {
@@ -186,7 +255,8 @@ pub fn collect(program: &Program, eval: &Evaluator) -> Result<Vec<Definition>, E
                 });
             }
             StmtKind::Param(param) => {
-                let plan = plan_param(param, &env)?;
+                let plan =
+                    plan_param(param, &env).map_err(|d| planning_error(d, &param.init, eval))?;
                 definitions.push(Definition {
                     target: param.name.text.clone(),
                     span,
@@ -195,7 +265,7 @@ pub fn collect(program: &Program, eval: &Evaluator) -> Result<Vec<Definition>, E
                 });
             }
             StmtKind::Equation(eq) => {
-                let plan = plan_equation(eq, &env)?;
+                let plan = plan_equation(eq, &env).map_err(|d| planning_error(d, &eq.rhs, eval))?;
                 let reads_target = plan
                     .inputs
                     .iter()

@@ -1,7 +1,7 @@
 //! The host side of checking for programs run from a file: `load(...)` shapes come from
 //! the files themselves, found relative to the program's directory.
 
-use super::tensor_files::peek_shape;
+use super::tensor_files::{peek_shape, FileError};
 use crate::environment::{Environment, TensorInfo};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -13,6 +13,7 @@ type LoadKey = (String, Option<String>);
 pub struct FileEnvironment {
     base: PathBuf,
     shapes: RefCell<HashMap<LoadKey, Option<TensorInfo>>>,
+    failures: RefCell<HashMap<LoadKey, FileError>>,
 }
 
 impl FileEnvironment {
@@ -21,7 +22,16 @@ impl FileEnvironment {
         FileEnvironment {
             base: base.to_path_buf(),
             shapes: RefCell::default(),
+            failures: RefCell::default(),
         }
+    }
+
+    /// Why `load(path, name)` could not be sized, if reading its file failed.
+    pub fn failure(&self, path: &str, name: Option<&str>) -> Option<FileError> {
+        self.failures
+            .borrow()
+            .get(&(path.to_string(), name.map(str::to_string)))
+            .cloned()
     }
 
     pub fn base(&self) -> &Path {
@@ -52,9 +62,13 @@ impl Environment for FileEnvironment {
         }
         // A file that cannot be read leaves the shape to run time, where reading it again
         // reports the error at the `load`.
-        let info = peek_shape(&self.resolve(path), name)
-            .ok()
-            .map(|shape| TensorInfo::f32(&shape));
+        let info = match peek_shape(&self.resolve(path), name) {
+            Ok(shape) => Some(TensorInfo::f32(&shape)),
+            Err(error) => {
+                self.failures.borrow_mut().insert(key.clone(), error);
+                None
+            }
+        };
         self.shapes.borrow_mut().insert(key, info.clone());
         info
     }

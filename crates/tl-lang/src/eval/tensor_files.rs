@@ -129,7 +129,7 @@ pub fn peek_shape(path: &Path, name: Option<&str>) -> Result<Vec<usize>, FileErr
             let table = read_csv(&text).map_err(|e| read_error(path, e))?;
             let (shape, _) = table
                 .tensor_data(name)
-                .map_err(|e| missing_column(path, name, e))?;
+                .map_err(|e| missing_column(path, name, table.header.as_deref(), e))?;
             Ok(shape)
         }
         Format::Safetensors => {
@@ -153,12 +153,17 @@ pub fn peek_shape(path: &Path, name: Option<&str>) -> Result<Vec<usize>, FileErr
     }
 }
 
-fn missing_column(path: &Path, name: Option<&str>, message: String) -> FileError {
+fn missing_column(
+    path: &Path,
+    name: Option<&str>,
+    columns: Option<&[String]>,
+    message: String,
+) -> FileError {
     match name {
         Some(name) => FileError::MissingTensor {
             path: path.to_path_buf(),
             name: name.to_string(),
-            available: Vec::new(),
+            available: columns.map(<[String]>::to_vec).unwrap_or_default(),
         },
         None => read_error(path, message),
     }
@@ -194,7 +199,7 @@ pub fn load_tensor(device: &Device, path: &Path, name: Option<&str>) -> Result<T
             let table = read_csv(&text).map_err(|e| read_error(path, e))?;
             let (shape, data) = table
                 .tensor_data(name)
-                .map_err(|e| missing_column(path, name, e))?;
+                .map_err(|e| missing_column(path, name, table.header.as_deref(), e))?;
             on_device(&shape, &data)
         }
         Format::Safetensors => {
