@@ -121,3 +121,38 @@ fn saved_tensors_load_back() {
         vec!["A?\n[[2, 6],\n [4, 8]]", "B?\n[[2, 6],\n [4, 8]]"]
     );
 }
+
+#[test]
+fn a_file_of_several_tensors_loads_as_a_record() {
+    let dir = scratch_dir("record");
+    // Two tensors in one file, written by the safetensors crate itself.
+    let a: Vec<u8> = [1f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let b: Vec<u8> = [1f32, 0.0, 0.0, 3.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let views = [
+        (
+            "layer.0.bias".to_string(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &a)
+                .expect("a view"),
+        ),
+        (
+            "layer.0.weight".to_string(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2, 2], &b)
+                .expect("a view"),
+        ),
+    ];
+    let bytes = safetensors::serialize(views, None).expect("serialized");
+    std::fs::write(dir.join("model.safetensors"), bytes).expect("written");
+    let program = "fn layer(x, w) {\n    Y[o] = w.layer.0.weight[o, i] x[i] + w.layer.0.bias[o]\n    return Y\n}\n\
+                   X = [1, 1]\nlet w = load(\"model.safetensors\")\nlet y = layer(X, w)\nprint(y)\n";
+    let result = run_source(
+        program,
+        &dir,
+        Device::cpu_with_threads(1),
+        EvalOptions::default(),
+    )
+    .expect("runs");
+    assert_eq!(result.evaluator.log().output, vec!["[2, 5]"]);
+}

@@ -8,7 +8,7 @@ use super::file_environment::resolve;
 use super::inputs::RunScope;
 use super::output::{format_answers, format_tensor, format_value};
 use super::relation::{tuples_of, SymbolDomain};
-use super::tensor_files::save_tensor;
+use super::tensor_files::{load_all, save_tensor};
 use super::value::Value;
 use crate::ast::*;
 use crate::builtins::{self, BuiltinKind, OutputKind};
@@ -336,6 +336,11 @@ impl Evaluator {
                     format!("`{name}` has no value here"),
                 ));
             }
+            ExprKind::Call(call)
+                if call.callee.text == "load" && !self.functions.contains_key("load") =>
+            {
+                return self.load_value(call);
+            }
             ExprKind::Call(call) if self.functions.contains_key(&call.callee.text) => {
                 let mut arguments = Vec::with_capacity(call.args.len());
                 for arg in &call.args {
@@ -380,6 +385,34 @@ impl Evaluator {
         )?;
         let tensor = self.execute(&plan, &HashMap::new(), Some(frame), span)?;
         Ok(Value::Tensor(tensor))
+    }
+
+    /// `load(path, name)` as a value; without a name, a file of several tensors becomes a
+    /// record whose fields are the stored names (`w.blk.0.attn_q`).
+    fn load_value(&self, call: &Call) -> Result<Value, EvalError> {
+        let builtin = builtins::lookup("load")
+            .ok_or_else(|| EvalError::value(call.callee.span, "no `load` builtin"))?;
+        let bound = builtins::bind(builtin, call)?;
+        let text = |key: &str| match bound.get(key).map(|e| &e.kind) {
+            Some(ExprKind::Str(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let span = call.callee.span.to(call.args_span);
+        let path =
+            text("path").ok_or_else(|| EvalError::value(span, "the path must be a string"))?;
+        if let Some(name) = text("name") {
+            return Ok(Value::Tensor(self.load(&path, Some(&name), span)?));
+        }
+        let all = load_all(&self.device, &resolve(&self.base, &path))
+            .map_err(|e| EvalError::new(run_codes::FILE, e.to_string(), span, "loaded here"))?;
+        if let [(_, tensor)] = all.as_slice() {
+            return Ok(Value::Tensor(tensor.clone()));
+        }
+        Ok(Value::Record(
+            all.into_iter()
+                .map(|(name, tensor)| (name, Value::Tensor(tensor)))
+                .collect(),
+        ))
     }
 
     pub(crate) fn call_function(

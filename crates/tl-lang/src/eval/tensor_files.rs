@@ -260,3 +260,30 @@ pub fn save_tensor(path: &Path, name: &str, tensor: &Tensor) -> Result<(), FileE
     };
     std::fs::write(path, bytes).map_err(|e| write_error(e.to_string()))
 }
+
+/// Every tensor of a file by its stored name (one, unnamed, for .npy and .csv).
+pub fn load_all(device: &Device, path: &Path) -> Result<Vec<(String, Tensor)>, FileError> {
+    let names: Vec<String> = match format_of(path)? {
+        Format::Npy | Format::Csv => {
+            return Ok(vec![(String::new(), load_tensor(device, path, None)?)])
+        }
+        Format::Safetensors => tl_llm::SafetensorsFile::open(path)
+            .map_err(|e| read_error(path, e))?
+            .tensors()
+            .map(|t| t.name.clone())
+            .collect(),
+        Format::Gguf => tl_llm::GgufFile::open(path)
+            .map_err(|e| read_error(path, e))?
+            .tensors()
+            .iter()
+            .map(|t| t.name.clone())
+            .collect(),
+    };
+    names
+        .into_iter()
+        .map(|name| {
+            let tensor = load_tensor(device, path, Some(&name))?;
+            Ok((name, tensor))
+        })
+        .collect()
+}
