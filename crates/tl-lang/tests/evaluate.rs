@@ -112,3 +112,37 @@ fn tensor_queries_print_values() {
         vec!["W?\n[[1, 2],\n [3, 4]]", "W[0, j]? [1, 2]"]
     );
 }
+
+#[test]
+fn parameters_start_from_their_initialisers() {
+    let result = run("param W[o: 2, i: 3] = full(0.5)\nX = [1, 2, 3]\nY[o] = W[o, i] X[i]\n");
+    assert_eq!(values(&result, "Y"), vec![3.0, 3.0]);
+    let normal = run("param P[a: 4, b: 5] = normal(0, 1, seed: 7)\n");
+    assert_eq!(values(&normal, "P").len(), 20);
+}
+
+#[test]
+fn relations_defined_by_equations_answer_queries() {
+    let result = run("Sister(Ann, Bob).\nParent(Bob, Cat).\nParent(Bob, Dan).\n\
+         Aunt[x, z] = step(Sister[x, y] Parent[y, z])\nAunt(Ann, z)?\n");
+    assert_eq!(
+        result.evaluator.log().output,
+        vec!["Aunt(Ann, z)? 2 answers (z)\n  (Cat)\n  (Dan)"]
+    );
+}
+
+#[test]
+fn top_level_loops_update_positions_of_global_tensors() {
+    // Row t of Cache becomes K scaled by t + 1.
+    let result = run("K = [1, 2]\nCache = [[0, 0], [0, 0], [0, 0]]\n\
+         for t in 0..3 {\n    let s = t + 1\n    Cache[t, d] = s * K[d]\n}\nCache?\n");
+    assert_eq!(values(&result, "Cache"), vec![1.0, 2.0, 2.0, 4.0, 3.0, 6.0]);
+}
+
+#[test]
+fn a_recurrent_equation_unrolls_over_time() {
+    // X[t+1] = 0.5 X[t] + In[t]: with X[0] = 0 the iteration settles after 4 rounds on
+    // X = [0, 1, 2.5, 4.25].
+    let result = run("In = [1, 2, 3, 9]\nX[t+1] = 0.5 * X[t] + In[t]\n");
+    assert_eq!(values(&result, "X"), vec![0.0, 1.0, 2.5, 4.25]);
+}
