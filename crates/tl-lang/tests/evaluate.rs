@@ -146,3 +146,16 @@ fn a_recurrent_equation_unrolls_over_time() {
     let result = run("In = [1, 2, 3, 9]\nX[t+1] = 0.5 * X[t] + In[t]\n");
     assert_eq!(values(&result, "X"), vec![0.0, 1.0, 2.5, 4.25]);
 }
+
+#[test]
+fn equations_read_tensors_bound_by_top_level_lets() {
+    let source = "fn double(x) {\n    Y[i] = 2 * x[i]\n    return Y\n}\n\
+                  X = [1, 2]\nlet h = double(X)\nZ[i] = h[i] + 1\n";
+    let result = run(source);
+    assert_eq!(values(&result, "Z"), vec![3.0, 5.0]);
+    let explained = tl_lang::eval::explain_source(source, Path::new(".")).expect("explained");
+    assert!(
+        explained.contains("plan Z[i] = (h[i] + 1)\n  planned when the program runs"),
+        "{explained}"
+    );
+}

@@ -3,7 +3,9 @@
 
 use super::error::EvalError;
 use super::evaluator::Evaluator;
-use crate::ast::{Block, Expr, ExprKind, Function, IndexKind, Program, Rule, Stmt, StmtKind};
+use crate::ast::{
+    Block, Equation, Expr, ExprKind, Function, IndexKind, Program, Rule, Stmt, StmtKind,
+};
 use crate::check::Origin;
 use crate::plan::{Plan, Source};
 use crate::planner::{plan_equation, plan_param, plan_rule, ProgramEnv};
@@ -21,9 +23,11 @@ pub enum DefinitionKind {
     Param {
         plan: Plan,
     },
+    /// `plan` is `None` when the equation reads a run-time `let` (its shape is known only
+    /// once the `let` has run); it is planned then.
     Equation {
-        plan: Plan,
-        reads_target: bool,
+        plan: Option<Plan>,
+        equation: Equation,
     },
     Let {
         value: Expr,
@@ -223,6 +227,19 @@ fn planning_error(
     load_failure(expr, eval).unwrap_or_else(|| diagnostic.into())
 }
 
+/// The names an equation reads, from its text (for equations planned at run time).
+pub fn equation_reads(eq: &Equation, eval: &Evaluator) -> Vec<String> {
+    let mut reads = Vec::new();
+    let mut seen = HashSet::new();
+    expression_reads(&eq.rhs, &eval.functions, &mut seen, &mut reads);
+    for index in eq.lhs.indices.iter().flat_map(|l| &l.items) {
+        if let IndexKind::Expr(e) = &index.kind {
+            expression_reads(e, &eval.functions, &mut seen, &mut reads);
+        }
+    }
+    reads
+}
+
 /// Plans every top-level definition of `program` against what checking inferred.
 pub fn collect(program: &Program, eval: &Evaluator) -> Result<Vec<Definition>, EvalError> {
     let env = ProgramEnv {
@@ -265,16 +282,27 @@ pub fn collect(program: &Program, eval: &Evaluator) -> Result<Vec<Definition>, E
                 });
             }
             StmtKind::Equation(eq) => {
-                let plan = plan_equation(eq, &env).map_err(|d| planning_error(d, &eq.rhs, eval))?;
-                let reads_target = plan
-                    .inputs
-                    .iter()
-                    .any(|i| matches!(i.source, Source::Target(_)));
+                let (plan, reads) = match plan_equation(eq, &env) {
+                    Ok(plan) => {
+                        let reads = plan_reads(&plan);
+                        (Some(plan), reads)
+                    }
+                    Err(diagnostic) => {
+                        let reads = equation_reads(eq, eval);
+                        if !reads.iter().any(|r| eval.checked.runtime_names.contains(r)) {
+                            return Err(planning_error(diagnostic, &eq.rhs, eval));
+                        }
+                        (None, reads)
+                    }
+                };
                 definitions.push(Definition {
                     target: eq.lhs.name.joined(),
                     span,
-                    reads: plan_reads(&plan),
-                    kind: DefinitionKind::Equation { plan, reads_target },
+                    reads,
+                    kind: DefinitionKind::Equation {
+                        plan,
+                        equation: eq.clone(),
+                    },
                 });
             }
             StmtKind::Let { name, value } if !eval.checked.constants.contains_key(&name.text) => {

@@ -5,11 +5,14 @@
 use super::definitions::{collect, Definition, DefinitionKind};
 use super::error::{run_codes, EvalError};
 use super::file_environment::FileEnvironment;
+use super::inputs::RunScope;
 use super::relation::{dense_elements, Relation, SymbolDomain};
 use super::schedule::components;
 use super::value::Value;
 use crate::ast::{Function, Program, StmtKind};
 use crate::check::Checked;
+use crate::plan::Source;
+use crate::planner::plan_equation;
 use crate::span::Span;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -241,7 +244,23 @@ impl Evaluator {
                     let value = self.execute(plan, overrides, None, definition.span)?;
                     self.tensors.insert(name.to_string(), value);
                 }
-                DefinitionKind::Equation { plan, reads_target } => {
+                DefinitionKind::Equation { plan, equation } => {
+                    let late_plan;
+                    let plan = match plan {
+                        Some(plan) => plan,
+                        None => {
+                            let scope = RunScope {
+                                eval: self,
+                                frame: None,
+                            };
+                            late_plan = plan_equation(equation, &scope)?;
+                            &late_plan
+                        }
+                    };
+                    let reads_target = plan
+                        .inputs
+                        .iter()
+                        .any(|i| matches!(i.source, Source::Target(_)));
                     let value = self.execute(plan, overrides, None, definition.span)?;
                     if is_relation {
                         self.absorb(name, &value, definition.span)?;

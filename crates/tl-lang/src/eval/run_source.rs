@@ -101,7 +101,13 @@ pub fn explain_source(source: &str, base: &Path) -> Result<String, Vec<Diagnosti
                 text.push_str(&crate::plan::explain(&plan));
                 text.push('\n');
             }
-            Err(diagnostic) => failures.push(diagnostic),
+            Err(diagnostic) => match late_equation(&analysis, planned.span) {
+                Some(note) => {
+                    text.push_str(&note);
+                    text.push('\n');
+                }
+                None => failures.push(diagnostic),
+            },
         }
     }
     if failures.is_empty() {
@@ -109,4 +115,42 @@ pub fn explain_source(source: &str, base: &Path) -> Result<String, Vec<Diagnosti
     } else {
         Err(failures)
     }
+}
+
+/// For an equation that is planned only when the program runs (it reads a run-time `let`),
+/// the line `--explain` prints in place of its plan.
+fn late_equation(analysis: &Analysis, span: crate::span::Span) -> Option<String> {
+    let statement = analysis
+        .program
+        .statements
+        .iter()
+        .find(|s| s.span == span)?;
+    let crate::ast::StmtKind::Equation(eq) = &statement.kind else {
+        return None;
+    };
+    let functions = analysis
+        .program
+        .statements
+        .iter()
+        .filter_map(|s| match &s.kind {
+            crate::ast::StmtKind::Function(f) => Some((f.name.text.clone(), f.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut reads = Vec::new();
+    super::definitions::expression_reads(
+        &eq.rhs,
+        &functions,
+        &mut std::collections::HashSet::new(),
+        &mut reads,
+    );
+    let runtime = reads
+        .iter()
+        .find(|r| analysis.checked.runtime_names.contains(*r))?;
+    Some(format!(
+        "plan {} {} {}\n  planned when the program runs: it reads the run-time value `{runtime}`\n",
+        eq.lhs,
+        eq.op.symbol(),
+        eq.rhs
+    ))
 }
