@@ -159,3 +159,21 @@ fn equations_read_tensors_bound_by_top_level_lets() {
         "{explained}"
     );
 }
+
+#[test]
+fn the_host_supplies_tensors_by_name() {
+    let device = Device::cpu_with_threads(1);
+    let weights = device
+        .from_slice(&[1f32, 2.0, 3.0, 4.0], &[2, 2])
+        .expect("a tensor");
+    let result = tl_lang::eval::run_source_with_host(
+        "X = [1, 1]\nY[o] = w.proj[o, i] X[i]\n",
+        Path::new("."),
+        device,
+        EvalOptions::default(),
+        0,
+        &[("w.proj".to_string(), weights)],
+    )
+    .expect("runs");
+    assert_eq!(values(&result, "Y"), vec![3.0, 7.0]);
+}

@@ -88,6 +88,12 @@ impl Evaluator {
         }
     }
 
+    /// Supplies a tensor the program reads by name (checking must have been told its shape,
+    /// through the environment).
+    pub fn set_tensor(&mut self, name: &str, tensor: Tensor) {
+        self.tensors.insert(name.to_string(), tensor);
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }

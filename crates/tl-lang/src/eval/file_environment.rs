@@ -14,6 +14,8 @@ pub struct FileEnvironment {
     base: PathBuf,
     shapes: RefCell<HashMap<LoadKey, Option<TensorInfo>>>,
     failures: RefCell<HashMap<LoadKey, FileError>>,
+    /// Tensors the host supplies by name.
+    host: HashMap<String, TensorInfo>,
 }
 
 impl FileEnvironment {
@@ -23,7 +25,14 @@ impl FileEnvironment {
             base: base.to_path_buf(),
             shapes: RefCell::default(),
             failures: RefCell::default(),
+            host: HashMap::new(),
         }
+    }
+
+    /// Also answers for tensors the host supplies.
+    pub fn with_host(mut self, host: HashMap<String, TensorInfo>) -> FileEnvironment {
+        self.host = host;
+        self
     }
 
     /// Why `load(path, name)` could not be sized, if reading its file failed.
@@ -55,6 +64,10 @@ pub fn resolve(base: &Path, path: &str) -> PathBuf {
 }
 
 impl Environment for FileEnvironment {
+    fn tensor(&self, name: &str) -> Option<TensorInfo> {
+        self.host.get(name).cloned()
+    }
+
     fn load(&self, path: &str, name: Option<&str>) -> Option<TensorInfo> {
         let key = (path.to_string(), name.map(str::to_string));
         if let Some(known) = self.shapes.borrow().get(&key) {

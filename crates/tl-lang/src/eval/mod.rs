@@ -28,6 +28,7 @@ pub use evaluator::{EvalOptions, Evaluator, RunLog};
 pub use file_environment::FileEnvironment;
 pub use relation::Relation;
 pub use run_source::{
-    check_source, explain_source, run_source, run_source_from, RunFailure, RunResult,
+    check_source, explain_source, run_source, run_source_from, run_source_with_host, RunFailure,
+    RunResult,
 };
 pub use value::Value;

@@ -5,8 +5,9 @@ use super::evaluator::{EvalOptions, Evaluator};
 use super::file_environment::FileEnvironment;
 use crate::analysis::{analyze, Analysis};
 use crate::diagnostic::Diagnostic;
+use crate::environment::TensorInfo;
 use std::path::Path;
-use tl_tensor::Device;
+use tl_tensor::{DType, Device, Tensor};
 
 /// A program that ran: the evaluator holds every tensor and relation, and the log.
 pub struct RunResult {
@@ -66,12 +67,31 @@ pub fn run_source_from(
     options: EvalOptions,
     quiet_before: usize,
 ) -> Result<RunResult, RunFailure> {
-    let analysis = check_source(source, base);
+    run_source_with_host(source, base, device, options, quiet_before, &[])
+}
+
+/// As [`run_source_from`], with tensors the host supplies by name (inputs, weights).
+pub fn run_source_with_host(
+    source: &str,
+    base: &Path,
+    device: Device,
+    options: EvalOptions,
+    quiet_before: usize,
+    host: &[(String, Tensor)],
+) -> Result<RunResult, RunFailure> {
+    let infos = host
+        .iter()
+        .map(|(name, tensor)| (name.clone(), TensorInfo::new(tensor.shape(), DType::F32)))
+        .collect();
+    let analysis = analyze(source, &FileEnvironment::new(base).with_host(infos));
     if analysis.has_errors() {
         return Err(RunFailure::Check(analysis.diagnostics));
     }
     let mut evaluator = Evaluator::new(device, base, options);
     evaluator.set_quiet_before(quiet_before);
+    for (name, tensor) in host {
+        evaluator.set_tensor(name, tensor.clone());
+    }
     match evaluator.run(&analysis.program, &analysis.checked) {
         Ok(()) => Ok(RunResult {
             analysis,
