@@ -130,11 +130,12 @@ impl Evaluator {
                     .map_or(crate::span::Span::new(0, 0), |d| d.span);
                 let delta = match derived.get(name) {
                     Some(found) => self.absorb(name, found, span)?.tensor().clone(),
-                    None => self.relations[name]
-                        .tensor()
-                        .unary(UnaryOp::Step)
-                        .and_then(|t| t.affine(0.0, 0.0))
-                        .map_err(|e| EvalError::tensor(span, "an empty delta", e))?,
+                    None => {
+                        let shape = self.relations[name].shape().to_vec();
+                        self.device
+                            .zeros(&shape, tl_tensor::DType::F32)
+                            .map_err(|e| EvalError::tensor(span, "an empty delta", e))?
+                    }
                 };
                 next.insert(name.clone(), delta);
             }
