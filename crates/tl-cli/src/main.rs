@@ -6,6 +6,7 @@ mod device_choice;
 mod doctor;
 mod generate;
 mod info;
+mod language;
 mod model_args;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,12 @@ enum Command {
     /// Measures speed and prints figures with their ratio to the machine's limits.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Run a TensorLogic program: equations, Datalog rules, queries.
+    Run(language::run_command::RunArgs),
+    /// Parse and check a TensorLogic program without running it.
+    Check(language::check_command::CheckArgs),
+    /// Type TensorLogic statements and queries interactively.
+    Repl(language::repl_command::ReplArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +54,9 @@ fn main() -> std::process::ExitCode {
         Command::Info(args) => info::run(&args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Bench(command) => bench::run(&command),
+        Command::Run(args) => language::run_command::run(&args),
+        Command::Check(args) => language::check_command::run(&args),
+        Command::Repl(args) => language::repl_command::run(&args),
     };
     match result {
         Ok(code) => code,

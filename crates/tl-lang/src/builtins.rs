@@ -40,6 +40,14 @@ pub enum BuiltinKind {
     Load,
     /// An optimiser; only after `minimize … with`.
     Optimizer(OptimizerKind),
+    /// A statement with an effect outside the program (`print`, `save`); only as a statement.
+    Output(OutputKind),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputKind {
+    Print,
+    Save,
 }
 
 /// What an argument must be.
@@ -242,6 +250,25 @@ pub const BUILTINS: &[Builtin] = &[
             },
         ],
         summary: "a tensor from a .npy, .safetensors, .gguf or .csv file, read by the host",
+    },
+    Builtin {
+        name: "save",
+        kind: BuiltinKind::Output(OutputKind::Save),
+        params: &[
+            ParamSpec {
+                name: "path",
+                kind: ArgKind::Text,
+                default: Default::Required,
+            },
+            tensor("x"),
+        ],
+        summary: "writes a tensor to a .npy or .safetensors file (a statement)",
+    },
+    Builtin {
+        name: "print",
+        kind: BuiltinKind::Output(OutputKind::Print),
+        params: X,
+        summary: "prints a value (a statement)",
     },
     Builtin {
         name: "adamw",

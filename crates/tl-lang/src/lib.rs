@@ -1,4 +1,4 @@
-//! The TensorLogic language: syntax, checking and einsum planning (evaluation comes next).
+//! The TensorLogic language: syntax, checking, einsum planning and evaluation.
 
 pub mod analysis;
 pub mod ast;
@@ -8,6 +8,7 @@ pub mod codes;
 pub mod constant;
 pub mod diagnostic;
 pub mod environment;
+pub mod eval;
 pub mod index_form;
 pub mod lexer;
 pub mod parser;

@@ -35,3 +35,14 @@ fn the_first_example_parses() {
     let (_, diagnostics) = tl_lang::parse(&REFERENCE[start..end]);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
 }
+
+#[test]
+fn every_run_time_code_is_documented_with_its_title() {
+    for (code, title) in tl_lang::eval::run_codes::ALL {
+        let row = format!("| {code} | {title} |");
+        assert!(
+            REFERENCE.contains(&row),
+            "docs/language.md lacks the row `{row}`"
+        );
+    }
+}

@@ -323,6 +323,34 @@ proptest! {
     }
 }
 
+/// The tensors `environment()` supplies, as literals, so that the evaluator can run.
+const INPUTS: &str = "X = [1, -2, 3]\nW = [[1, 0, 2], [0, 1, 0], [-1, 0, 1]]\n\
+    V = [[1, 2, 3], [4, 5, 6], [7, 8, 9], [0, 1, 0]]\n\
+    S = [[[1, 2, 3], [4, 5, 6], [7, 8, 9]], [[0, 1, 0], [1, 0, 1], [0, 0, 1]]]\n";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Running what checks never panics: errors (non-convergence, bad values) are values.
+    #[test]
+    fn random_equations_evaluate_without_panicking(equations in equation_program()) {
+        let source = format!("{INPUTS}{equations}");
+        let options = tl_lang::eval::EvalOptions { max_iterations: 20, tolerance: 1e-6 };
+        let outcome = tl_lang::eval::run_source(
+            &source,
+            std::path::Path::new("."),
+            tl_tensor::Device::cpu_with_threads(1),
+            options,
+        );
+        if let Err(failure) = outcome {
+            for diagnostic in failure.diagnostics() {
+                prop_assert!(diagnostic.labels.iter().all(|l| l.span.end <= source.len()));
+                let _ = tl_lang::render(&diagnostic, "fuzz.tl", &source, RenderOptions::default());
+            }
+        }
+    }
+}
+
 #[test]
 fn hostile_nesting_is_an_error_not_a_crash() {
     let cases = [

@@ -43,6 +43,8 @@ enum Place {
     ParamInit,
     /// The optimiser after `minimize … with`.
     Minimize,
+    /// A call standing as a statement of its own.
+    Statement,
 }
 
 struct Walker<'a> {
@@ -192,6 +194,14 @@ impl Walker<'_> {
 
     fn expression_statement(&mut self, expr: &Expr) {
         if let ExprKind::Call(call) = &expr.kind {
+            if let Some(builtin) = builtins::lookup(&call.callee.text) {
+                if matches!(builtin.kind, BuiltinKind::Output(_))
+                    && !self.globals.functions.contains_key(&call.callee.text)
+                {
+                    self.builtin_call(builtin, call, Place::Statement);
+                    return;
+                }
+            }
             let is_user_function = self.globals.functions.contains_key(&call.callee.text);
             if is_user_function || builtins::lookup(&call.callee.text).is_none() {
                 if !is_user_function && self.value_exists(&call.callee.text) {
@@ -611,6 +621,18 @@ impl Walker<'_> {
                         "train with `minimize Loss with {}(lr: 0.01) for 100 steps`",
                         builtin.name
                     )),
+                );
+                return;
+            }
+            BuiltinKind::Output(_) if place != Place::Statement => {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        codes::MISPLACED_BUILTIN,
+                        format!("`{}` is a statement, not a value", builtin.name),
+                        call.callee.span,
+                        "used inside an expression",
+                    )
+                    .with_help(format!("call `{}(…)` on a line of its own", builtin.name)),
                 );
                 return;
             }

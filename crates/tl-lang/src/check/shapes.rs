@@ -505,6 +505,10 @@ impl Collector<'_> {
     }
 
     fn query(&mut self, tensor: &TensorRef, scope: &ScopeChain) {
+        // `Y?` prints the whole tensor, whatever its rank.
+        if tensor.indices.is_none() {
+            return;
+        }
         let mut vars = HashMap::new();
         self.indexed_ref(tensor, false, scope, &mut vars);
     }
@@ -833,7 +837,9 @@ impl Collector<'_> {
                 _ => Shape::Opaque,
             },
             BuiltinKind::Load => self.load_shape(&bound, call),
-            BuiltinKind::Init(_) | BuiltinKind::Optimizer(_) => Shape::Opaque,
+            BuiltinKind::Init(_) | BuiltinKind::Optimizer(_) | BuiltinKind::Output(_) => {
+                Shape::Opaque
+            }
         })
     }
 

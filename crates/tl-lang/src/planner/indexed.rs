@@ -914,19 +914,20 @@ impl Lowering<'_> {
                 let refs: Vec<&Val> = args.iter().collect();
                 Ok(Operand::of(self.b.emit(op, &refs, axes)?))
             }
-            BuiltinKind::Load | BuiltinKind::Init(_) | BuiltinKind::Optimizer(_) => {
-                Err(unplannable(
-                    span,
-                    format!(
-                        "`{}` cannot appear inside an indexed equation",
-                        builtin.name
-                    ),
-                    "here",
-                )
-                .with_help(
-                    "give its result a name first (`E = load(\"e.npy\")`), then index that name",
-                ))
-            }
+            BuiltinKind::Load
+            | BuiltinKind::Init(_)
+            | BuiltinKind::Optimizer(_)
+            | BuiltinKind::Output(_) => Err(unplannable(
+                span,
+                format!(
+                    "`{}` cannot appear inside an indexed equation",
+                    builtin.name
+                ),
+                "here",
+            )
+            .with_help(
+                "give its result a name first (`E = load(\"e.npy\")`), then index that name",
+            )),
         }
     }
 

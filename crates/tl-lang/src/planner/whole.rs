@@ -438,12 +438,14 @@ impl Whole<'_> {
                     axis_names(info.rank()),
                 ))
             }
-            BuiltinKind::Init(_) | BuiltinKind::Optimizer(_) => Err(Diagnostic::error(
-                codes::MISPLACED_BUILTIN,
-                format!("`{}` cannot appear in an equation", builtin.name),
-                span,
-                "here",
-            )),
+            BuiltinKind::Init(_) | BuiltinKind::Optimizer(_) | BuiltinKind::Output(_) => {
+                Err(Diagnostic::error(
+                    codes::MISPLACED_BUILTIN,
+                    format!("`{}` cannot appear in an equation", builtin.name),
+                    span,
+                    "here",
+                ))
+            }
         }
     }
 }
