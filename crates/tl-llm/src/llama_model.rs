@@ -5,21 +5,61 @@
 use tl_tensor::{DType, Device, RopeStyle, Tensor};
 
 use crate::error::{LlmError, Result};
+use crate::ggml_rounding::{q4_1_block_offsets, q8_1_activations, round_to_f16};
 use crate::kv_cache::KvCache;
 use crate::model_config::{ModelConfig, RopeScaling};
 use crate::model_source::ModelSource;
+use crate::numerics::Numerics;
 use crate::weight_name::{LayerWeight, WeightName};
+
+/// A weight `[out, in]` used as `x · wᵀ`.
+struct Linear {
+    weight: Tensor,
+    /// For [`Numerics::LlamaCpp`] with Q4_1 weights: the blocks' offsets `m`, `[out, in / 32]`.
+    ggml_block_offsets: Option<Tensor>,
+}
+
+impl Linear {
+    fn apply(&self, x: &Tensor, numerics: Numerics) -> Result<Tensor> {
+        let w = &self.weight;
+        if numerics == Numerics::LlamaCpp && x.dtype() == DType::F32 {
+            match w.dtype() {
+                DType::Q4_0 | DType::Q4_1 | DType::Q8_0 => {
+                    // Our mat-vec re-quantizes the rounded values without loss (their block
+                    // maximum is exactly 127 · f16(d)), so it computes ggml's integer dot
+                    // products; only the Q4_1 offsets meet a different activation sum.
+                    let (values, offset_error) = q8_1_activations(x)?;
+                    let y = values.qmatmul(w)?;
+                    return Ok(match &self.ggml_block_offsets {
+                        Some(offsets) => y.add(&offset_error.matmul_t(offsets, false, true)?)?,
+                        None => y,
+                    });
+                }
+                // ggml converts the activations of an f16 mat-mul to f16.
+                DType::F16 => {
+                    return Ok(round_to_f16(x)?.matmul_t(&w.cast(DType::F32)?, false, true)?)
+                }
+                _ => {}
+            }
+        }
+        Ok(if w.dtype().is_quantized() {
+            x.qmatmul(w)?
+        } else {
+            x.matmul_t(&w.cast(x.dtype())?, false, true)?
+        })
+    }
+}
 
 struct Block {
     attn_norm: Tensor,
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    attn_output: Tensor,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    attn_output: Linear,
     ffn_norm: Tensor,
-    gate: Tensor,
-    up: Tensor,
-    down: Tensor,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
 }
 
 pub struct LlamaModel {
@@ -29,24 +69,25 @@ pub struct LlamaModel {
     activation_dtype: DType,
     token_embedding: Tensor,
     output_norm: Tensor,
-    output: Tensor,
+    output: Linear,
     blocks: Vec<Block>,
     position_scale: f64,
-}
-
-/// `x · wᵀ` for a weight `[out, in]` stored quantized or as floats.
-fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    Ok(if w.dtype().is_quantized() {
-        x.qmatmul(w)?
-    } else {
-        x.matmul_t(&w.cast(x.dtype())?, false, true)?
-    })
+    numerics: Numerics,
 }
 
 impl LlamaModel {
     /// Loads the weights of `source` onto `device` (quantized weights stay quantized; on the
     /// CPU they stay in the mapped file).
     pub fn load(source: &ModelSource, device: &Device) -> Result<LlamaModel> {
+        LlamaModel::load_with_numerics(source, device, Numerics::Native)
+    }
+
+    /// [`LlamaModel::load`] with a choice of rounding (see [`Numerics`]).
+    pub fn load_with_numerics(
+        source: &ModelSource,
+        device: &Device,
+        numerics: Numerics,
+    ) -> Result<LlamaModel> {
         let config = source.config().clone();
         let label = source.path().display().to_string();
         let unsupported = |feature: &str| LlmError::Unsupported {
@@ -63,6 +104,18 @@ impl LlamaModel {
         }
         let weights = source.weights();
         let load = |name: WeightName| weights.tensor(&name, device);
+        let offsets = |name: &WeightName| -> Result<Option<Tensor>> {
+            match numerics {
+                Numerics::Native => Ok(None),
+                Numerics::LlamaCpp => q4_1_block_offsets(weights, name, device),
+            }
+        };
+        let linear = |name: WeightName| -> Result<Linear> {
+            Ok(Linear {
+                ggml_block_offsets: offsets(&name)?,
+                weight: load(name)?,
+            })
+        };
         let token_embedding = load(WeightName::TokenEmbedding)?;
         let activation_dtype = match token_embedding.dtype() {
             DType::F16 => DType::F16,
@@ -73,7 +126,7 @@ impl LlamaModel {
         let norm = |name: WeightName| -> Result<Tensor> { Ok(load(name)?.cast(activation_dtype)?) };
         let blocks = (0..config.n_layers)
             .map(|i| {
-                let w = |weight| load(WeightName::layer(i, weight));
+                let w = |weight| linear(WeightName::layer(i, weight));
                 Ok(Block {
                     attn_norm: norm(WeightName::layer(i, LayerWeight::AttnNorm))?,
                     q: w(LayerWeight::AttnQ)?,
@@ -88,9 +141,13 @@ impl LlamaModel {
             })
             .collect::<Result<Vec<_>>>()?;
         let output = if config.tied_embeddings {
-            token_embedding.clone()
+            // The same tensor, not a second load (which would upload it twice off the CPU).
+            Linear {
+                weight: token_embedding.clone(),
+                ggml_block_offsets: offsets(&WeightName::TokenEmbedding)?,
+            }
         } else {
-            load(WeightName::Output)?
+            linear(WeightName::Output)?
         };
         Ok(LlamaModel {
             output_norm: norm(WeightName::OutputNorm)?,
@@ -101,6 +158,7 @@ impl LlamaModel {
             output,
             blocks,
             position_scale,
+            numerics,
         })
     }
 
@@ -112,10 +170,18 @@ impl LlamaModel {
         &self.device
     }
 
+    pub fn numerics(&self) -> Numerics {
+        self.numerics
+    }
+
     /// A KV cache for up to `capacity` tokens (at most the model's context length).
     pub fn new_cache(&self, capacity: usize) -> Result<KvCache> {
         let capacity = capacity.min(self.config.context_length).max(1);
-        KvCache::new(&self.config, &self.device, self.activation_dtype, capacity)
+        let dtype = match self.numerics {
+            Numerics::Native => self.activation_dtype,
+            Numerics::LlamaCpp => DType::F16,
+        };
+        KvCache::new(&self.config, &self.device, dtype, capacity)
     }
 
     /// Runs `tokens` at the cache's current position, appends them to the cache, and returns
@@ -145,26 +211,40 @@ impl LlamaModel {
         let base = c.rope_base as f64;
         for (layer, block) in self.blocks.iter().enumerate() {
             let h = x.rms_norm(&block.attn_norm, eps)?;
-            let q = linear(&h, &block.q)?.reshape(&[n, c.n_heads, c.head_dim])?;
-            let k = linear(&h, &block.k)?.reshape(&[n, c.n_kv_heads, c.head_dim])?;
-            let v = linear(&h, &block.v)?.reshape(&[n, c.n_kv_heads, c.head_dim])?;
+            let numerics = self.numerics;
+            let q = block
+                .q
+                .apply(&h, numerics)?
+                .reshape(&[n, c.n_heads, c.head_dim])?;
+            let k = block
+                .k
+                .apply(&h, numerics)?
+                .reshape(&[n, c.n_kv_heads, c.head_dim])?;
+            let v = block
+                .v
+                .apply(&h, numerics)?
+                .reshape(&[n, c.n_kv_heads, c.head_dim])?;
             let q = q.rope(&positions, style, base, self.position_scale)?;
             let k = k.rope(&positions, style, base, self.position_scale)?;
             let (keys, values) = cache.append(layer, &k, &v)?;
-            // [len, heads, dim] → [1, heads, len, dim] as views.
-            let as_heads =
-                |t: &Tensor| -> Result<Tensor> { Ok(t.permute(&[1, 0, 2])?.unsqueeze(0)?) };
-            let attended =
-                as_heads(&q)?.attention(&as_heads(&keys)?, &as_heads(&values)?, true, scale)?;
-            let attended = attended
-                .squeeze(0)?
-                .permute(&[1, 0, 2])?
-                .reshape(&[n, c.n_heads * c.head_dim])?;
-            let projected = linear(&attended, &block.attn_output)?;
+            let attended = match numerics {
+                Numerics::Native => {
+                    // [len, heads, dim] → [1, heads, len, dim] as views.
+                    let as_heads =
+                        |t: &Tensor| -> Result<Tensor> { Ok(t.permute(&[1, 0, 2])?.unsqueeze(0)?) };
+                    as_heads(&q)?
+                        .attention(&as_heads(&keys)?, &as_heads(&values)?, true, scale)?
+                        .squeeze(0)?
+                        .permute(&[1, 0, 2])?
+                        .reshape(&[n, c.n_heads * c.head_dim])?
+                }
+                Numerics::LlamaCpp => self.attention_like_ggml(&q, &keys, &values, start)?,
+            };
+            let projected = block.attn_output.apply(&attended, numerics)?;
             let (residual, h) = projected.add_rms_norm(&x, &block.ffn_norm, eps)?;
-            let gate = linear(&h, &block.gate)?;
-            let up = linear(&h, &block.up)?;
-            let down = linear(&gate.swiglu(&up)?, &block.down)?;
+            let gate = block.gate.apply(&h, numerics)?;
+            let up = block.up.apply(&h, numerics)?;
+            let down = block.down.apply(&gate.swiglu(&up)?, numerics)?;
             x = residual.add(&down)?;
         }
         cache.advance(n);
@@ -174,6 +254,54 @@ impl LlamaModel {
             x.narrow(0, n - 1, 1)?
         };
         let normed = last.rms_norm(&self.output_norm, eps)?;
-        Ok(linear(&normed, &self.output)?.cast(DType::F32)?)
+        Ok(self
+            .output
+            .apply(&normed, self.numerics)?
+            .cast(DType::F32)?)
+    }
+
+    /// Causal attention of `q [n, heads, dim]` (positions `start..start + n`) over the cached
+    /// `keys`/`values [len, kv_heads, dim]`, rounded as ggml's attention without flash
+    /// attention rounds it: `q` to f16 for `q · kᵀ`, the f32 softmax of the scaled, masked
+    /// scores to f16 before they weight the values. Returns `[n, heads · dim]`.
+    fn attention_like_ggml(
+        &self,
+        q: &Tensor,
+        keys: &Tensor,
+        values: &Tensor,
+        start: usize,
+    ) -> Result<Tensor> {
+        let c = &self.config;
+        let (n, len) = (q.shape()[0], keys.shape()[0]);
+        let group = c.n_heads / c.n_kv_heads;
+        // Query head h reads key head h / group: stack each group's queries as rows.
+        let q = round_to_f16(q)?.permute(&[1, 0, 2])?.reshape(&[
+            c.n_kv_heads,
+            group * n,
+            c.head_dim,
+        ])?;
+        let as_kv_heads =
+            |t: &Tensor| -> Result<Tensor> { Ok(t.permute(&[1, 0, 2])?.cast(DType::F32)?) };
+        let scores = q.matmul_t(&as_kv_heads(keys)?, false, true)?;
+        // Row r is query r % n at position start + r % n; it sees keys up to there.
+        let mask: Vec<f32> = (0..group * n)
+            .flat_map(|r| {
+                (0..len).map(move |j| {
+                    if j <= start + r % n {
+                        0.0
+                    } else {
+                        f32::NEG_INFINITY
+                    }
+                })
+            })
+            .collect();
+        let mask = self.device.from_slice(&mask, &[group * n, len])?;
+        let scale = 1.0 / (c.head_dim as f32).sqrt();
+        let probabilities = scores.affine(scale as f64, 0.0)?.add(&mask)?.softmax(-1)?;
+        Ok(round_to_f16(&probabilities)?
+            .matmul(&as_kv_heads(values)?)?
+            .reshape(&[c.n_heads, n, c.head_dim])?
+            .permute(&[1, 0, 2])?
+            .reshape(&[n, c.n_heads * c.head_dim])?)
     }
 }
