@@ -156,3 +156,40 @@ fn logits_match_llamacpp_with_f32_weights() {
     assert!(worst < 2e-3, "worst relative error {worst}");
     assert_eq!(agreed, rows);
 }
+
+#[test]
+fn cached_decoding_equals_a_full_recompute_in_both_numerics() {
+    let source = source();
+    let ids = source
+        .tokenizer()
+        .encode("Once upon a time there was a little town", true, false)
+        .unwrap();
+    for numerics in [Numerics::Native, Numerics::LlamaCpp] {
+        let model = LlamaModel::load_with_numerics(&source, &Device::cpu(), numerics).unwrap();
+        let full = model
+            .forward(&ids, &mut model.new_cache(32).unwrap(), false)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        let mut cache = model.new_cache(32).unwrap();
+        model.forward(&ids[..2], &mut cache, false).unwrap();
+        let mut last = Vec::new();
+        for &id in &ids[2..] {
+            last = model
+                .forward(&[id], &mut cache, false)
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap();
+        }
+        let range = full.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let error = full
+            .iter()
+            .zip(&last)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+            / range;
+        assert!(
+            error < 1e-5,
+            "{numerics:?}: cached decoding differs by {error}"
+        );
+    }
+}
