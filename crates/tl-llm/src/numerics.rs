@@ -24,8 +24,9 @@ pub enum Numerics {
     ///   (ggml converts the right operand of an f16 mat-mul to f16), and the softmax
     ///   probabilities are rounded to f16 before they weight the values.
     ///
-    /// What stays different: ggml's Q8_1 block keeps `s = f16(d · Σq)` for the Q4_1 offset
-    /// where we use the f32 sum of the rounded activations, ggml rounds quants half to even
-    /// where we round half away from zero, and sums run in another order.
+    /// The Q4_1 offsets meet ggml's `s = f16(d · Σq)` (a correction added after our
+    /// mat-vec). Not emulated: the Q8_K activation blocks of K-quant weights, bf16 weights,
+    /// and the order of ggml's f32 sums, which is why logits still differ by a few tenths on
+    /// quantized models (see tests/llama_forward.rs).
     LlamaCpp,
 }
