@@ -4,15 +4,15 @@ weights, in one run, printing each figure and the ratios (issue #5's speed secti
 For each configuration (TinyLlama-1.1B and SmolLM2-135M shapes, bf16, random weights):
 decode of 128 tokens after a 32-token prompt, and prefill of a 512-token prompt, for
   - transformers eager `generate` (dynamic cache) and its static-cache variant,
-  - `tl bench generate --device cuda` (warmed up in-process), in bf16 and, for TinyLlama,
-    with the weights quantized to Q8_0 and Q4_0 by tl itself at load (`--quantize`).
+  - `tl bench generate --device cuda` (one warm-up run, medians of five), in bf16 and, for
+    TinyLlama, with the weights quantized to Q8_0 and Q4_0 by tl itself at load
+    (`--quantize`).
 Decode is also shown as a fraction of the memory-bandwidth limit: copy bandwidth measured
 here ÷ the weight bytes each token reads.
 
 Usage: python scripts/bench/gpu_vs_hf.py TL_BINARY WORK_DIR [config ...]
 """
 
-import json
 import os
 import re
 import statistics
@@ -79,17 +79,32 @@ def hf_figures(model, ids32, ids512):
     return figures
 
 
-def tl_figures(tl, model_dir, quantize=None):
+def tl_run(tl, model_dir, prompt_tokens, decode_tokens, quantize):
     command = [tl, "bench", "generate", "--device", "cuda", "--model", model_dir,
-               "--prompt-tokens", str(PROMPT_TOKENS), "--decode-tokens", str(DECODE_TOKENS),
-               "--prefill-tokens", str(PREFILL_TOKENS), "--json"]
+               "--prompt-tokens", str(prompt_tokens), "--decode-tokens", str(decode_tokens),
+               "--runs", "5"]
     if quantize:
         command += ["--quantize", quantize]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         print(done.stdout, done.stderr)
         return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    figures = {}
+    for key in ["load", "prefill", "decode"]:
+        match = re.search(key + r": (?:\d+ tokens at )?([\d.]+)", done.stdout)
+        figures[key] = float(match.group(1))
+    return figures
+
+
+def tl_figures(tl, model_dir, quantize=None):
+    """`tl bench generate` (warmed up, medians): decode after the short prompt, prefill of
+    the long one."""
+    decode = tl_run(tl, model_dir, PROMPT_TOKENS, DECODE_TOKENS, quantize)
+    prefill = tl_run(tl, model_dir, PREFILL_TOKENS, 2, quantize)
+    if decode is None or prefill is None:
+        return None
+    return {"decode": decode["decode"], "prefill": prefill["prefill"],
+            "load_seconds": decode["load"]}
 
 
 def main():

@@ -84,6 +84,13 @@ pub enum LlmError {
         feature: String,
     },
 
+    /// The prompt alone does not fit the KV cache.
+    #[error("the prompt has {prompt_tokens} tokens but the context holds {context} (shorten the prompt, raise --context up to the model's context length, or pass --truncate-prompt to keep only its last tokens)")]
+    PromptTooLong {
+        prompt_tokens: usize,
+        context: usize,
+    },
+
     #[error("the prompt has {prompt_tokens} tokens and {requested} more were asked for, but the context holds {context} (use a shorter prompt, fewer --max-tokens, or a larger --context)")]
     ContextFull {
         prompt_tokens: usize,

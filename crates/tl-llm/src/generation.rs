@@ -293,6 +293,12 @@ impl<'m> Session<'m> {
             .count();
         // The last prompt token must run to produce logits, even when all of it is cached.
         let reuse = shared.min(prompt.len().saturating_sub(1));
+        if prompt.len() > self.cache.capacity() {
+            return Err(LlmError::PromptTooLong {
+                prompt_tokens: prompt.len(),
+                context: self.cache.capacity(),
+            });
+        }
         if prompt.len() + max_tokens > self.cache.capacity() {
             return Err(LlmError::ContextFull {
                 prompt_tokens: prompt.len(),

@@ -110,9 +110,12 @@ pub fn tokenizer_from_hf(
         source_name: label.clone(),
         detail,
     };
+    // Parse the JSON first: the tokenizers crate panics (instead of failing) on some
+    // malformed JSON inside a component, such as an unquoted key in the decoder object.
+    let json: Value = serde_json::from_str(&text)
+        .map_err(|e| fail(format!("tokenizer.json is not valid JSON: {e}")))?;
     let inner = tokenizers::Tokenizer::from_bytes(text.as_bytes())
         .map_err(|e| fail(format!("cannot read tokenizer.json: {e}")))?;
-    let json: Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
     let model_type = json
         .pointer("/model/type")
         .and_then(Value::as_str)

@@ -5,33 +5,91 @@
 use tl_tensor::{DType, Device, RopeStyle, Tensor};
 
 use crate::error::{LlmError, Result};
+use crate::ggml_rounding::{q4_1_block_offsets, q8_1_activations, round_to_f16};
 use crate::kv_cache::KvCache;
 use crate::model_config::{ModelConfig, RopeScaling};
 use crate::model_source::ModelSource;
+use crate::numerics::Numerics;
 use crate::weight_name::{LayerWeight, WeightName};
 
-/// Weights that read the same input, joined along their output rows when they share a
-/// dtype, so one product (and one activation quantization) serves them all.
+/// A weight `[out, in]` used as `x · wᵀ`.
+struct Linear {
+    weight: Tensor,
+    /// For [`Numerics::LlamaCpp`] with Q4_1 weights: the blocks' offsets `m`, `[out, in / 32]`.
+    ggml_block_offsets: Option<Tensor>,
+}
+
+impl Linear {
+    fn apply(&self, x: &Tensor, numerics: Numerics) -> Result<Tensor> {
+        let w = &self.weight;
+        if numerics == Numerics::LlamaCpp && x.dtype() == DType::F32 {
+            match w.dtype() {
+                DType::Q4_0 | DType::Q4_1 | DType::Q8_0 => {
+                    // Our mat-vec re-quantizes the rounded values without loss (their block
+                    // maximum is exactly 127 · f16(d)), so it computes ggml's integer dot
+                    // products; only the Q4_1 offsets meet a different activation sum.
+                    let (values, offset_error) = q8_1_activations(x)?;
+                    let y = values.qmatmul(w)?;
+                    return Ok(match &self.ggml_block_offsets {
+                        Some(offsets) => y.add(&offset_error.matmul_t(offsets, false, true)?)?,
+                        None => y,
+                    });
+                }
+                // ggml converts the activations of an f16 mat-mul to f16.
+                DType::F16 => {
+                    return Ok(round_to_f16(x)?.matmul_t(&w.cast(DType::F32)?, false, true)?)
+                }
+                _ => {}
+            }
+        }
+        Ok(if w.dtype().is_quantized() {
+            x.qmatmul(w)?
+        } else {
+            x.matmul_t(&w.cast(x.dtype())?, false, true)?
+        })
+    }
+}
+
+/// Linear layers that read the same input, joined along their output rows when their
+/// weights (and offsets) agree in kind, so one product — and on the CPU one quantization
+/// of the activations — serves them all.
 enum Projections {
-    Joined(Tensor),
-    Separate(Vec<Tensor>),
+    Joined(Linear),
+    Separate(Vec<Linear>),
 }
 
 impl Projections {
-    fn new(weights: Vec<Tensor>) -> Result<Projections> {
-        let dtype = weights[0].dtype();
-        if weights.iter().all(|w| w.dtype() == dtype && w.rank() == 2) {
-            let refs: Vec<&Tensor> = weights.iter().collect();
-            return Ok(Projections::Joined(Tensor::concat(&refs, 0)?));
+    fn new(parts: Vec<Linear>) -> Result<Projections> {
+        let dtype = parts[0].weight.dtype();
+        let offsets = parts[0].ggml_block_offsets.is_some();
+        if !parts.iter().all(|p| {
+            p.weight.dtype() == dtype
+                && p.weight.rank() == 2
+                && p.ggml_block_offsets.is_some() == offsets
+        }) {
+            return Ok(Projections::Separate(parts));
         }
-        Ok(Projections::Separate(weights))
+        let weights: Vec<&Tensor> = parts.iter().map(|p| &p.weight).collect();
+        let ggml_block_offsets = if offsets {
+            let all: Vec<&Tensor> = parts
+                .iter()
+                .filter_map(|p| p.ggml_block_offsets.as_ref())
+                .collect();
+            Some(Tensor::concat(&all, 0)?)
+        } else {
+            None
+        };
+        Ok(Projections::Joined(Linear {
+            weight: Tensor::concat(&weights, 0)?,
+            ggml_block_offsets,
+        }))
     }
 
-    /// `x · wᵀ` of each weight: views of one product when joined.
-    fn apply(&self, x: &Tensor, sizes: &[usize]) -> Result<Vec<Tensor>> {
+    /// `x · wᵀ` of each part, `sizes` their output widths: views of one product when joined.
+    fn apply(&self, x: &Tensor, sizes: &[usize], numerics: Numerics) -> Result<Vec<Tensor>> {
         match self {
-            Projections::Joined(w) => {
-                let all = linear(x, w)?;
+            Projections::Joined(linear) => {
+                let all = linear.apply(x, numerics)?;
                 let mut start = 0;
                 sizes
                     .iter()
@@ -42,7 +100,7 @@ impl Projections {
                     })
                     .collect()
             }
-            Projections::Separate(ws) => ws.iter().map(|w| linear(x, w)).collect(),
+            Projections::Separate(parts) => parts.iter().map(|p| p.apply(x, numerics)).collect(),
         }
     }
 }
@@ -51,11 +109,11 @@ struct Block {
     attn_norm: Tensor,
     /// q, k and v.
     qkv: Projections,
-    attn_output: Tensor,
+    attn_output: Linear,
     ffn_norm: Tensor,
     /// gate and up.
     gate_up: Projections,
-    down: Tensor,
+    down: Linear,
 }
 
 pub struct LlamaModel {
@@ -65,25 +123,26 @@ pub struct LlamaModel {
     activation_dtype: DType,
     token_embedding: Tensor,
     output_norm: Tensor,
-    output: Tensor,
+    output: Linear,
     blocks: Vec<Block>,
     position_scale: f64,
-}
-
-/// `x · wᵀ` for a weight `[out, in]` stored quantized or as floats.
-fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    Ok(if w.dtype().is_quantized() {
-        x.qmatmul(w)?
-    } else {
-        x.matmul_t(&w.cast(x.dtype())?, false, true)?
-    })
+    numerics: Numerics,
 }
 
 impl LlamaModel {
     /// Loads the weights of `source` onto `device` (quantized weights stay quantized; on the
     /// CPU they stay in the mapped file).
     pub fn load(source: &ModelSource, device: &Device) -> Result<LlamaModel> {
-        Self::load_quantized(source, device, None)
+        LlamaModel::load_with(source, device, Numerics::Native, None)
+    }
+
+    /// [`LlamaModel::load`] with a choice of rounding (see [`Numerics`]).
+    pub fn load_with_numerics(
+        source: &ModelSource,
+        device: &Device,
+        numerics: Numerics,
+    ) -> Result<LlamaModel> {
+        LlamaModel::load_with(source, device, numerics, None)
     }
 
     /// Like [`LlamaModel::load`], with the float weights of every linear layer (and of the
@@ -92,6 +151,15 @@ impl LlamaModel {
     pub fn load_quantized(
         source: &ModelSource,
         device: &Device,
+        quantize: Option<DType>,
+    ) -> Result<LlamaModel> {
+        LlamaModel::load_with(source, device, Numerics::Native, quantize)
+    }
+
+    fn load_with(
+        source: &ModelSource,
+        device: &Device,
+        numerics: Numerics,
         quantize: Option<DType>,
     ) -> Result<LlamaModel> {
         let config = source.config().clone();
@@ -118,6 +186,18 @@ impl LlamaModel {
                 _ => Ok(tensor),
             }
         };
+        let offsets = |name: &WeightName| -> Result<Option<Tensor>> {
+            match numerics {
+                Numerics::Native => Ok(None),
+                Numerics::LlamaCpp => q4_1_block_offsets(weights, name, device),
+            }
+        };
+        let linear = |name: WeightName| -> Result<Linear> {
+            Ok(Linear {
+                ggml_block_offsets: offsets(&name)?,
+                weight: quantized(load(name)?)?,
+            })
+        };
         let token_embedding = load(WeightName::TokenEmbedding)?;
         let activation_dtype = match token_embedding.dtype() {
             DType::F16 => DType::F16,
@@ -128,7 +208,7 @@ impl LlamaModel {
         let norm = |name: WeightName| -> Result<Tensor> { Ok(load(name)?.cast(activation_dtype)?) };
         let blocks = (0..config.n_layers)
             .map(|i| {
-                let w = |weight| quantized(load(WeightName::layer(i, weight))?);
+                let w = |weight| linear(WeightName::layer(i, weight));
                 Ok(Block {
                     attn_norm: norm(WeightName::layer(i, LayerWeight::AttnNorm))?,
                     qkv: Projections::new(vec![
@@ -146,11 +226,15 @@ impl LlamaModel {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let output = quantized(if config.tied_embeddings {
-            token_embedding.clone()
+        let output = if config.tied_embeddings {
+            // The same tensor, not a second load (which would upload it twice off the CPU).
+            Linear {
+                weight: quantized(token_embedding.clone())?,
+                ggml_block_offsets: offsets(&WeightName::TokenEmbedding)?,
+            }
         } else {
-            load(WeightName::Output)?
-        })?;
+            linear(WeightName::Output)?
+        };
         Ok(LlamaModel {
             output_norm: norm(WeightName::OutputNorm)?,
             config,
@@ -160,6 +244,7 @@ impl LlamaModel {
             output,
             blocks,
             position_scale,
+            numerics,
         })
     }
 
@@ -171,10 +256,18 @@ impl LlamaModel {
         &self.device
     }
 
+    pub fn numerics(&self) -> Numerics {
+        self.numerics
+    }
+
     /// A KV cache for up to `capacity` tokens (at most the model's context length).
     pub fn new_cache(&self, capacity: usize) -> Result<KvCache> {
         let capacity = capacity.min(self.config.context_length).max(1);
-        KvCache::new(&self.config, &self.device, self.activation_dtype, capacity)
+        let dtype = match self.numerics {
+            Numerics::Native => self.activation_dtype,
+            Numerics::LlamaCpp => DType::F16,
+        };
+        KvCache::new(&self.config, &self.device, dtype, capacity)
     }
 
     /// Runs `tokens` at the cache's current position, appends them to the cache, and returns
@@ -198,8 +291,10 @@ impl LlamaModel {
 
     /// The forward pass of tokens `ids [n]` (`i32`, on the device) at cache rows
     /// `positions [n]` (`i32`, on the device, below the cache's capacity): writes their keys
-    /// and values into the cache but leaves its length to the caller. Everything it does
-    /// depends on device memory only, so a decode step can be recorded once and replayed.
+    /// and values into the cache but leaves its length to the caller. With native numerics
+    /// everything it does depends on device memory only, so a decode step can be recorded
+    /// once and replayed; [`Numerics::LlamaCpp`] reads the cache's length on the host as the
+    /// first position.
     pub fn forward_at(
         &self,
         ids: &Tensor,
@@ -219,48 +314,55 @@ impl LlamaModel {
         let scale = 1.0 / (c.head_dim as f64).sqrt();
         let style: RopeStyle = c.rope_style;
         let base = c.rope_base as f64;
+        let numerics = self.numerics;
+        let (q_size, kv_size) = (c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim);
+        let heads = |t: &Tensor, count: usize| t.reshape(&[n, count, c.head_dim]);
+        let rope = |t: &Tensor| t.rope(positions, style, base, self.position_scale);
         for (layer, block) in self.blocks.iter().enumerate() {
             let h = x.rms_norm(&block.attn_norm, eps)?;
-            let (q_size, kv_size) = (c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim);
-            let heads = |t: &Tensor, count: usize| t.reshape(&[n, count, c.head_dim]);
-            let rope = |t: &Tensor| t.rope(positions, style, base, self.position_scale);
-            let (q, k, v) = match &block.qkv {
-                Projections::Joined(w) => {
-                    // q and k sit side by side in the joined product: one rotation for both.
-                    let all = linear(&h, w)?;
-                    let both = all.narrow(1, 0, q_size + kv_size)?;
-                    let rotated = rope(&heads(&both, c.n_heads + c.n_kv_heads)?)?;
-                    (
-                        rotated.narrow(1, 0, c.n_heads)?,
-                        rotated.narrow(1, c.n_heads, c.n_kv_heads)?,
-                        heads(&all.narrow(1, q_size + kv_size, kv_size)?, c.n_kv_heads)?,
-                    )
-                }
-                Projections::Separate(ws) => (
-                    rope(&heads(&linear(&h, &ws[0])?, c.n_heads)?)?,
-                    rope(&heads(&linear(&h, &ws[1])?, c.n_kv_heads)?)?,
-                    heads(&linear(&h, &ws[2])?, c.n_kv_heads)?,
-                ),
+            let (q, k, v) = if let Projections::Joined(_) = block.qkv {
+                // q and k sit side by side in the joined product: one rotation for both.
+                let parts = block
+                    .qkv
+                    .apply(&h, &[q_size + kv_size, kv_size], numerics)?;
+                let rotated = rope(&heads(&parts[0], c.n_heads + c.n_kv_heads)?)?;
+                (
+                    rotated.narrow(1, 0, c.n_heads)?,
+                    rotated.narrow(1, c.n_heads, c.n_kv_heads)?,
+                    heads(&parts[1], c.n_kv_heads)?,
+                )
+            } else {
+                let parts = block.qkv.apply(&h, &[q_size, kv_size, kv_size], numerics)?;
+                (
+                    rope(&heads(&parts[0], c.n_heads)?)?,
+                    rope(&heads(&parts[1], c.n_kv_heads)?)?,
+                    heads(&parts[2], c.n_kv_heads)?,
+                )
             };
             let (keys, values) = cache.write(layer, positions, &k, &v)?;
-            // [len, heads, dim] → [1, heads, len, dim] as views.
-            let as_heads =
-                |t: &Tensor| -> Result<Tensor> { Ok(t.permute(&[1, 0, 2])?.unsqueeze(0)?) };
-            let attended = as_heads(&q)?.attention_at(
-                &as_heads(&keys)?,
-                &as_heads(&values)?,
-                positions,
-                scale,
-            )?;
-            let attended = attended
-                .squeeze(0)?
-                .permute(&[1, 0, 2])?
-                .reshape(&[n, c.n_heads * c.head_dim])?;
-            let projected = linear(&attended, &block.attn_output)?;
+            let attended = match numerics {
+                Numerics::Native => {
+                    // [len, heads, dim] → [1, heads, len, dim] as views.
+                    let as_heads =
+                        |t: &Tensor| -> Result<Tensor> { Ok(t.permute(&[1, 0, 2])?.unsqueeze(0)?) };
+                    as_heads(&q)?
+                        .attention_at(&as_heads(&keys)?, &as_heads(&values)?, positions, scale)?
+                        .squeeze(0)?
+                        .permute(&[1, 0, 2])?
+                        .reshape(&[n, c.n_heads * c.head_dim])?
+                }
+                Numerics::LlamaCpp => {
+                    let start = cache.len();
+                    let seen = |t: &Tensor| t.narrow(0, 0, start + n);
+                    self.attention_like_ggml(&q, &seen(&keys)?, &seen(&values)?, start)?
+                }
+            };
+            let projected = block.attn_output.apply(&attended, numerics)?;
             let (residual, h) = projected.add_rms_norm(&x, &block.ffn_norm, eps)?;
-            let ffn = c.ffn;
-            let gate_up = block.gate_up.apply(&h, &[ffn, ffn])?;
-            let down = linear(&gate_up[0].swiglu(&gate_up[1])?, &block.down)?;
+            let gate_up = block.gate_up.apply(&h, &[c.ffn, c.ffn], numerics)?;
+            let down = block
+                .down
+                .apply(&gate_up[0].swiglu(&gate_up[1])?, numerics)?;
             x = residual.add(&down)?;
         }
         let last = if all_logits {
@@ -269,6 +371,54 @@ impl LlamaModel {
             x.narrow(0, n - 1, 1)?
         };
         let normed = last.rms_norm(&self.output_norm, eps)?;
-        Ok(linear(&normed, &self.output)?.cast(DType::F32)?)
+        Ok(self
+            .output
+            .apply(&normed, self.numerics)?
+            .cast(DType::F32)?)
+    }
+
+    /// Causal attention of `q [n, heads, dim]` (positions `start..start + n`) over the cached
+    /// `keys`/`values [len, kv_heads, dim]`, rounded as ggml's attention without flash
+    /// attention rounds it: `q` to f16 for `q · kᵀ`, the f32 softmax of the scaled, masked
+    /// scores to f16 before they weight the values. Returns `[n, heads · dim]`.
+    fn attention_like_ggml(
+        &self,
+        q: &Tensor,
+        keys: &Tensor,
+        values: &Tensor,
+        start: usize,
+    ) -> Result<Tensor> {
+        let c = &self.config;
+        let (n, len) = (q.shape()[0], keys.shape()[0]);
+        let group = c.n_heads / c.n_kv_heads;
+        // Query head h reads key head h / group: stack each group's queries as rows.
+        let q = round_to_f16(q)?.permute(&[1, 0, 2])?.reshape(&[
+            c.n_kv_heads,
+            group * n,
+            c.head_dim,
+        ])?;
+        let as_kv_heads =
+            |t: &Tensor| -> Result<Tensor> { Ok(t.permute(&[1, 0, 2])?.cast(DType::F32)?) };
+        let scores = q.matmul_t(&as_kv_heads(keys)?, false, true)?;
+        // Row r is query r % n at position start + r % n; it sees keys up to there.
+        let mask: Vec<f32> = (0..group * n)
+            .flat_map(|r| {
+                (0..len).map(move |j| {
+                    if j <= start + r % n {
+                        0.0
+                    } else {
+                        f32::NEG_INFINITY
+                    }
+                })
+            })
+            .collect();
+        let mask = self.device.from_slice(&mask, &[group * n, len])?;
+        let scale = 1.0 / (c.head_dim as f32).sqrt();
+        let probabilities = scores.affine(scale as f64, 0.0)?.add(&mask)?.softmax(-1)?;
+        Ok(round_to_f16(&probabilities)?
+            .matmul(&as_kv_heads(values)?)?
+            .reshape(&[c.n_heads, n, c.head_dim])?
+            .permute(&[1, 0, 2])?
+            .reshape(&[n, c.n_heads * c.head_dim])?)
     }
 }

@@ -65,13 +65,18 @@ impl ModelSource {
     }
 
     pub fn open_gguf(path: &Path) -> Result<ModelSource> {
-        let file = Arc::new(GgufFile::open(path)?);
+        ModelSource::from_gguf_file(Arc::new(GgufFile::open(path)?))
+    }
+
+    /// A model from an already parsed GGUF file (one read from memory, for instance).
+    pub fn from_gguf_file(file: Arc<GgufFile>) -> Result<ModelSource> {
+        let path = file.path().to_path_buf();
         let config = ModelConfig::from_gguf(&file)?;
         let tokenizer = tokenizer_from_gguf(&file)?;
         let chat_template = file.opt_str("tokenizer.chat_template")?.map(str::to_string);
         let name = file.opt_str("general.name")?.map(str::to_string);
         Ok(ModelSource {
-            path: path.to_path_buf(),
+            path,
             format: ModelFormat::Gguf {
                 version: file.version(),
             },

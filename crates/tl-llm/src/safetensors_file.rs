@@ -51,9 +51,39 @@ impl SafetensorsFile {
         }
         // SAFETY: read-only map; we rely on the model file not being truncated while open.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| LlmError::io(path, &e))?;
-        let map = Arc::new(map);
+        SafetensorsFile::from_map(path.to_path_buf(), Arc::new(map))
+    }
+
+    /// Parses safetensors bytes held in memory (tests, fuzzing); `label` names them in errors.
+    pub fn from_bytes(label: impl Into<PathBuf>, bytes: &[u8]) -> Result<SafetensorsFile> {
+        let label = label.into();
+        let mut anon =
+            memmap2::MmapMut::map_anon(bytes.len().max(1)).map_err(|e| LlmError::io(&label, &e))?;
+        anon[..bytes.len()].copy_from_slice(bytes);
+        let map = anon
+            .make_read_only()
+            .map_err(|e| LlmError::io(&label, &e))?;
+        SafetensorsFile::from_map_len(label, Arc::new(map), bytes.len())
+    }
+
+    fn from_map(path: PathBuf, map: Arc<Mmap>) -> Result<SafetensorsFile> {
+        let len = map.len();
+        SafetensorsFile::from_map_len(path, map, len)
+    }
+
+    /// Validates the first `len` bytes of `map` (an anonymous map is never empty, so it may
+    /// be longer than the data it holds).
+    fn from_map_len(path: PathBuf, map: Arc<Mmap>, len: usize) -> Result<SafetensorsFile> {
+        let label = path.display().to_string();
+        if len < 8 {
+            return Err(LlmError::Safetensors {
+                path: label,
+                field: "header length".into(),
+                detail: format!("the file has {len} bytes, fewer than the 8-byte header length"),
+            });
+        }
         let (header_len, metadata) =
-            SafeTensors::read_metadata(&map[..]).map_err(|e| LlmError::Safetensors {
+            SafeTensors::read_metadata(&map[..len]).map_err(|e| LlmError::Safetensors {
                 path: label.clone(),
                 field: "header".into(),
                 detail: e.to_string(),
@@ -82,11 +112,7 @@ impl SafetensorsFile {
                 },
             );
         }
-        Ok(SafetensorsFile {
-            path: path.to_path_buf(),
-            map,
-            tensors,
-        })
+        Ok(SafetensorsFile { path, map, tensors })
     }
 
     pub fn path(&self) -> &Path {

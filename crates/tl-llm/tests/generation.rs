@@ -1,9 +1,13 @@
-//! The generation loop on the default model: seeded sampling replays exactly, and a chat
-//! turn that reuses the cached prefix produces what a fresh session produces.
+//! The generation loop on the default model: seeded sampling replays exactly, a chat turn
+//! that reuses the cached prefix produces what a fresh session produces, and a prompt longer
+//! than the context is an error unless truncation is asked for.
 
 mod common;
 
-use tl_llm::{ChatMessage, LlamaModel, ModelSource, SamplingParams, Session};
+use tl_llm::{
+    fit_prompt, ChatMessage, LlamaModel, LlmError, ModelSource, PromptOverflow, SamplingParams,
+    Session,
+};
 use tl_tensor::Device;
 
 fn load() -> (ModelSource, LlamaModel) {
@@ -102,4 +106,85 @@ fn a_second_turn_on_the_cached_prefix_equals_a_fresh_session() {
     );
     assert!(cached_before > 0);
     assert_eq!(reused, fresh);
+}
+
+fn long_prompt(source: &ModelSource) -> Vec<u32> {
+    let text = "The river runs past the mill, the mill grinds the grain, and the grain feeds \
+                the town that stands beside the river. ";
+    source
+        .tokenizer()
+        .encode(&text.repeat(3), false, true)
+        .unwrap()
+}
+
+#[test]
+fn a_prompt_longer_than_the_context_is_an_error_naming_both_sizes() {
+    let (source, model) = load();
+    let prompt = long_prompt(&source);
+    let context = 32;
+    assert!(prompt.len() > context);
+    let mut session = Session::new(&model, context).unwrap();
+    let result = session.generate(
+        source.tokenizer(),
+        &prompt,
+        4,
+        &SamplingParams::default(),
+        &[],
+        |_| {},
+    );
+    match result {
+        Err(LlmError::PromptTooLong {
+            prompt_tokens,
+            context: held,
+        }) => assert_eq!((prompt_tokens, held), (prompt.len(), context)),
+        other => panic!("expected PromptTooLong, got {other:?}"),
+    }
+    // The forward pass itself refuses more tokens than its cache holds.
+    let mut cache = model.new_cache(context).unwrap();
+    assert!(matches!(
+        model.forward(&prompt, &mut cache, false),
+        Err(LlmError::ContextFull { .. })
+    ));
+    // The session is still usable with a prompt that fits.
+    let text = run(
+        &mut session,
+        &source,
+        &prompt[..8],
+        &SamplingParams::default(),
+    );
+    assert!(!text.is_empty());
+}
+
+#[test]
+fn a_truncated_prompt_generates_from_its_last_tokens() {
+    let (source, model) = load();
+    let prompt = long_prompt(&source);
+    let (context, max_tokens) = (40, 8);
+    let kept = fit_prompt(
+        &prompt,
+        context,
+        max_tokens,
+        PromptOverflow::KeepLast { keep_first: 0 },
+    )
+    .unwrap();
+    assert_eq!(kept, prompt[prompt.len() - (context - max_tokens)..]);
+    let generate = |tokens: &[u32]| {
+        let mut text = String::new();
+        Session::new(&model, context)
+            .unwrap()
+            .generate(
+                source.tokenizer(),
+                tokens,
+                max_tokens,
+                &SamplingParams::default(),
+                &[],
+                |piece| text.push_str(piece),
+            )
+            .expect("the truncated prompt fits");
+        text
+    };
+    let truncated = generate(&kept);
+    assert!(!truncated.is_empty());
+    // Truncation happens before the model sees the prompt: the same tokens, the same text.
+    assert_eq!(truncated, generate(&prompt[prompt.len() - kept.len()..]));
 }
