@@ -164,3 +164,69 @@ fn ancestor_20k_matches_clingo() {
         .expect("the ancestor_20k case");
     check_case(case);
 }
+
+/// What `tl run examples/ancestor_20k.tl` does: the evaluator sees 19,000 facts over
+/// ~19,000 symbols, stores the relations as tuples, and prints clingo's answers.
+#[test]
+fn ancestor_20k_runs_through_the_evaluator_sparsely() {
+    let reference = reference();
+    let case = reference["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|case| case["name"] == "ancestor_20k")
+        .expect("the ancestor_20k case");
+    let query = &case["queries"][0];
+    let answers: Vec<String> = query["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| format!("  ({})", a[0].as_str().unwrap()))
+        .collect();
+    let path = repository_root().join("examples/ancestor_20k.tl");
+    let source = std::fs::read_to_string(&path).expect("the example");
+    let result = tl_lang::eval::run_source(
+        &source,
+        path.parent().unwrap(),
+        tl_tensor::Device::cpu(),
+        Default::default(),
+    )
+    .expect("the program runs");
+    let output = &result.evaluator.log().output;
+    assert_eq!(output.len(), 1, "{output:?}");
+    let mut lines = output[0].lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        format!(
+            "{}? {} answers (x)",
+            query["atom"].as_str().unwrap(),
+            answers.len()
+        )
+    );
+    let mut printed: Vec<String> = lines.map(str::to_string).collect();
+    let mut expected = answers.clone();
+    printed.sort();
+    expected.sort();
+    assert_eq!(printed, expected);
+}
+
+/// A large-domain program with a tensor statement is refused with a diagnostic, not run
+/// densely.
+#[test]
+fn large_domains_refuse_tensor_statements() {
+    let mut source: String = (0..10_001)
+        .map(|i| format!("Edge(N{i}, N{}).\n", i + 1))
+        .collect();
+    source.push_str("Y = 2 * 3\n");
+    let failure = tl_lang::eval::run_source(
+        &source,
+        std::path::Path::new("."),
+        tl_tensor::Device::cpu(),
+        Default::default(),
+    )
+    .err()
+    .expect("refused");
+    let diagnostics = failure.diagnostics();
+    assert_eq!(diagnostics[0].code, "E0706", "{failure:?}");
+    assert!(diagnostics[0].message.contains("sparse"), "{failure:?}");
+}

@@ -1,5 +1,6 @@
 //! `tl bench`: benchmarks that print figures and their ratio to a limit or a peer.
 
+mod lang;
 mod ops;
 mod timing;
 
@@ -12,10 +13,14 @@ pub enum BenchCommand {
     /// Op throughput on the CPU: GEMM against the GEMM library called directly,
     /// elementwise ops, reductions and quantized mat-vec against measured memory bandwidth.
     Ops(ops::OpsArgs),
+    /// The language: an MLP equation against the same GEMM through tl-tensor, and the
+    /// 20,000-person Ancestor closure.
+    Lang(lang::LangArgs),
 }
 
 pub fn run(command: &BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Ops(args) => ops::run(args),
+        BenchCommand::Lang(args) => lang::run(args),
     }
 }

@@ -4,7 +4,8 @@
 //! ([`schedule`]), evaluates recursive components to a fixpoint ([`fixpoint`]: semi-naive
 //! for Datalog, iteration to convergence otherwise), then runs queries, `print`, `save`,
 //! loops and calls in program order ([`procedure`]). Relations are stored as
-//! [`relation::Relation`]s; files are read and written by [`tensor_files`].
+//! [`relation::Relation`]s; files are read and written by [`tensor_files`]. Programs whose
+//! facts name 10,000 symbols or more run on the sparse engine instead ([`sparse_datalog`]).
 
 pub mod csv_file;
 mod definitions;
@@ -20,6 +21,7 @@ mod procedure;
 pub mod relation;
 pub mod run_source;
 pub mod schedule;
+pub mod sparse_datalog;
 pub mod tensor_files;
 pub mod value;
 

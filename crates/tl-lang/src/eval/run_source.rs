@@ -92,7 +92,12 @@ pub fn run_source_with_host(
     for (name, tensor) in host {
         evaluator.set_tensor(name, tensor.clone());
     }
-    match evaluator.run(&analysis.program, &analysis.checked) {
+    let outcome = match super::sparse_datalog::large_domain(&analysis.program) {
+        Ok(Some(sparse)) => evaluator.run_sparse(&analysis.program, &sparse),
+        Ok(None) => evaluator.run(&analysis.program, &analysis.checked),
+        Err(error) => Err(error),
+    };
+    match outcome {
         Ok(()) => Ok(RunResult {
             analysis,
             evaluator,
