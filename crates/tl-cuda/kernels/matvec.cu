@@ -3,14 +3,14 @@
 //
 // Launch geometry and assumptions:
 //   tl_matvec_<dtype>_r<R>: MV_WARPS warps a block, one warp per weight row j (grid =
-//     ceil(n / MV_WARPS)); the warp's lanes stream the row as 16-byte vectors, four loads in
+//     ceil(n / MV_WARPS)); the warp's lanes stream the row as 16-byte vectors, eight loads in
 //     flight per lane, past L1 (the weights are read once); x rows come through the caches.
 //     k is a multiple of the vector (4 f32, 8 f16/bf16); w, x and the x row stride are
 //     16-byte aligned; y is dense [R, n] in the dtype of x and w. The lane sums are added
 //     in a fixed butterfly, so results are the same run to run.
 
 #define MV_WARPS 8
-#define MV_UNROLL 4
+#define MV_UNROLL 8
 
 __device__ __forceinline__ uint4 load_streaming(const uint4* p) {
     uint4 r;
