@@ -7,6 +7,7 @@ mod doctor;
 mod generate;
 mod info;
 mod language;
+mod logits;
 mod model_args;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,9 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Continue a raw prompt, streaming the text; prints prefill and decode speeds.
     Generate(generate::GenerateArgs),
+    /// Write the next-token logits at every prompt position (.npy) and, optionally, the
+    /// greedy continuation's token ids: for comparisons with other engines.
+    Logits(logits::LogitsArgs),
     /// Describe a model file: architecture, sizes, quantization, tokenizer, chat template.
     Info(info::InfoArgs),
     /// Checks every op on every device against the naive reference and prints a table.
@@ -52,6 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::Chat(args) => chat::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Info(args) => info::run(&args),
+        Command::Logits(args) => logits::run(&args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Bench(command) => bench::run(&command),
         Command::Run(args) => language::run_command::run(&args),
