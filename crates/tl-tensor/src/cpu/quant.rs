@@ -185,21 +185,15 @@ fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tens
         // Mat-vec (the decode step): split the weight rows among the threads; each weight
         // byte is read exactly once.
         let columns = n.div_ceil(4 * threads).max(MIN_COLUMNS_PER_TASK);
-        let act = [act_row(0)];
+        // One weight row at a time: tiles of weight rows against the one activation row
+        // measured slower here (the activation side of a block is cheap to redo, and
+        // several interleaved weight streams prefetch worse than one).
+        let act = act_row(0);
         out.par_chunks_mut(columns)
             .enumerate()
             .for_each(|(task, out)| {
-                // Tiles of weight rows against the one activation row, which is loaded
-                // once per tile instead of once per weight row.
-                let mut tile = [0.0f32; TILE];
-                for (t, out) in out.chunks_mut(TILE).enumerate() {
-                    let first = task * columns + t * TILE;
-                    let w_rows: [&[B]; TILE] =
-                        std::array::from_fn(|c| weight_row((first + c).min(first + out.len() - 1)));
-                    B::dot_tile(simd, &w_rows[..out.len()], &act, &mut tile[..out.len()]);
-                    for (o, &v) in out.iter_mut().zip(&tile) {
-                        *o = T::from_f32(v);
-                    }
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = T::from_f32(B::dot_row(simd, weight_row(task * columns + i), act));
                 }
             });
         return Ok(());
