@@ -225,7 +225,7 @@ fn attention_cases(cases: &mut Vec<Case>, dtype: DType) {
 }
 
 /// A llama decode step: 9 query heads over 3 kv heads, keys and values read from a cache
-/// stored `[keys, heads, dim]` (the CPU kernel's path without gemm), causal or not.
+/// stored `[keys, heads, dim]`, causal or not.
 pub fn decode_attention_cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for dtype in DType::FLOATS {

@@ -12,7 +12,7 @@ use std::any::TypeId;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::rows::{dot, load_f32, RowReader};
+use super::rows::{load_f32, RowReader};
 use crate::cpu::element::FloatElement;
 use crate::cpu::{backend_error, input_slice, output_slice};
 use crate::error::Result;
@@ -21,9 +21,6 @@ use crate::tensor::Tensor;
 
 /// Queries scored together in one pair of gemm products.
 const QUERY_BLOCK: usize = 64;
-/// Blocks of at most this many query rows (decoding: one query per head of a group) skip
-/// gemm for plain dot products and row updates.
-const DIRECT_ROWS: usize = 8;
 
 /// One head's K or V: `[seq, dim]` f32 values at `data[i·row_stride + j·col_stride]`.
 #[derive(Clone, Copy)]
@@ -176,33 +173,6 @@ pub(super) fn run<T: FloatElement>(
                             scores.resize(rows * width, 0.0);
                             acc.resize(rows * value_dim, 0.0);
                             q_reader.read_rows(q_row0 + first, queries);
-                            if rows <= DIRECT_ROWS && keys.col_stride == 1 && values.col_stride == 1
-                            {
-                                // A decoding step: gemm's packing costs more than the
-                                // products of a few query rows.
-                                let visible_rows: [usize; DIRECT_ROWS] = std::array::from_fn(|r| {
-                                    visible((first + r.min(rows - 1)) % q_len)
-                                });
-                                direct_rows(
-                                    queries,
-                                    head_dim,
-                                    keys,
-                                    values,
-                                    value_dim,
-                                    &visible_rows[..rows],
-                                    scale,
-                                    scores,
-                                    acc,
-                                );
-                                for (dst_row, acc_row) in
-                                    dst.chunks_mut(value_dim).zip(acc.chunks(value_dim))
-                                {
-                                    for (d, &a) in dst_row.iter_mut().zip(acc_row) {
-                                        *d = T::from_f32(a);
-                                    }
-                                }
-                                return;
-                            }
                             // SAFETY: `queries` is dense [rows, head_dim]; `keys` holds keys
                             // 0..kv_len (width ≤ kv_len) of head_dim elements at its strides,
                             // inside the checked span; `scores` is dense [rows, width].
@@ -260,97 +230,4 @@ pub(super) fn run<T: FloatElement>(
             },
         );
     Ok(())
-}
-
-/// Attention of a few query rows without gemm: `acc[r] = Σ_t softmax(scale · q_r·k_t) v_t`
-/// over the first `visible[r]` keys, keys and values with unit column stride. `scores`
-/// holds at least `rows · width` and `acc` `rows · value_dim` values.
-#[allow(clippy::too_many_arguments)]
-fn direct_rows(
-    queries: &[f32],
-    head_dim: usize,
-    keys: Matrix,
-    values: Matrix,
-    value_dim: usize,
-    visible: &[usize],
-    scale: f32,
-    scores: &mut [f32],
-    acc: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU was just checked for AVX2.
-            unsafe {
-                direct_rows_avx2(
-                    queries, head_dim, keys, values, value_dim, visible, scale, scores, acc,
-                )
-            };
-            return;
-        }
-    }
-    direct_rows_portable(
-        queries, head_dim, keys, values, value_dim, visible, scale, scores, acc,
-    )
-}
-
-/// [`direct_rows`] compiled for 8-lane vectors.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn direct_rows_avx2(
-    queries: &[f32],
-    head_dim: usize,
-    keys: Matrix,
-    values: Matrix,
-    value_dim: usize,
-    visible: &[usize],
-    scale: f32,
-    scores: &mut [f32],
-    acc: &mut [f32],
-) {
-    direct_rows_portable(
-        queries, head_dim, keys, values, value_dim, visible, scale, scores, acc,
-    )
-}
-
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn direct_rows_portable(
-    queries: &[f32],
-    head_dim: usize,
-    keys: Matrix,
-    values: Matrix,
-    value_dim: usize,
-    visible: &[usize],
-    scale: f32,
-    scores: &mut [f32],
-    acc: &mut [f32],
-) {
-    for (r, &seen) in visible.iter().enumerate() {
-        let query = &queries[r * head_dim..(r + 1) * head_dim];
-        let row = &mut scores[..seen];
-        for (t, score) in row.iter_mut().enumerate() {
-            let key = &keys.data[t * keys.row_stride..][..head_dim];
-            *score = scale * dot(query, key);
-        }
-        let max = row.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-        let mut total = 0.0f32;
-        for s in row.iter_mut() {
-            *s = (*s - max).exp();
-            total += *s;
-        }
-        let out = &mut acc[r * value_dim..(r + 1) * value_dim];
-        out.fill(0.0);
-        for (t, &p) in row.iter().enumerate() {
-            let value = &values.data[t * values.row_stride..][..value_dim];
-            for (o, &v) in out.iter_mut().zip(value) {
-                *o += p * v;
-            }
-        }
-        let inv = 1.0 / total;
-        for o in out.iter_mut() {
-            *o *= inv;
-        }
-    }
 }
