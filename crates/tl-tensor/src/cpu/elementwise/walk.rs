@@ -401,7 +401,8 @@ mod tests {
             .map(|i| (i as f32 - 10_000.0) * 0.0123)
             .chain([0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, 1e-40, -1e-40])
             .collect();
-        let functions: [(&str, fn(f32) -> f32); 6] = [
+        type Function = fn(f32) -> f32;
+        let functions: [(&str, Function); 6] = [
             ("exp", math::exp),
             ("ln", math::ln),
             ("tanh", math::tanh),
