@@ -7,6 +7,9 @@
 # (${LLAMACPP_VENV:-$TL_HOME/llamacpp-venv}) the first time, with the CMake flags of
 # REFERENCE.md: a native build crashes on CPUs that report AMX. The build takes about 10
 # minutes on 2 cores. Extra arguments go to scripts/bench/vs_llamacpp.py (--rounds N, ...).
+# llama.cpp's OpenMP threads spin while they wait; on a machine shared with other busy
+# processes that makes it several times slower, so there run it as
+# OMP_WAIT_POLICY=PASSIVE bash scripts/bench/vs-llamacpp.sh (the script prints the policy).
 # Usage (from anywhere): bash scripts/bench/vs-llamacpp.sh
 set -euo pipefail
 

@@ -82,5 +82,8 @@ print(f"{'TensorLogic':12} {col(ours, 0):14.1f} {col(ours, 1):13.1f}")
 print(f"{'llama.cpp':12} {col(theirs, 0):14.1f} {col(theirs, 1):13.1f}")
 print(f"{'ratio':12} {col(ours, 0) / col(theirs, 0):14.2f} {col(ours, 1) / col(theirs, 1):13.2f}")
 print(f"TensorLogic model load: {col(ours, 2):.3f} s")
+print(f"llama.cpp OpenMP wait policy: {os.environ.get('OMP_WAIT_POLICY', 'default (threads spin)')}; "
+      "on a machine shared with other busy processes, spinning threads lose their cores and "
+      "OMP_WAIT_POLICY=PASSIVE is the fairer setting")
 print("per round (prefill, decode) TensorLogic / llama.cpp: " +
       "; ".join(f"{a[0]:.0f},{a[1]:.0f} / {b[0]:.0f},{b[1]:.0f}" for a, b in zip(ours, theirs)))
