@@ -127,14 +127,22 @@ impl ModelArgs {
         Ok(self.device.devices(self.threads)?.remove(0))
     }
 
+    /// Loads `source`'s weights onto `device`, quantized when `--quantize` asks.
+    pub fn load_model(&self, source: &ModelSource, device: &Device) -> anyhow::Result<LlamaModel> {
+        Ok(LlamaModel::load_quantized(
+            source,
+            device,
+            self.quantize.map(QuantizeChoice::dtype),
+        )?)
+    }
+
     /// Opens and loads the model, printing how long loading took.
     pub fn load(&self) -> anyhow::Result<(ModelSource, LlamaModel)> {
         let path = model_path(self.model.as_ref())?;
         let device = self.device()?;
         let started = std::time::Instant::now();
         let source = ModelSource::open(&path)?;
-        let model =
-            LlamaModel::load_quantized(&source, &device, self.quantize.map(QuantizeChoice::dtype))?;
+        let model = self.load_model(&source, &device)?;
         eprintln!(
             "loaded {} on {} in {:.2} s",
             path.display(),

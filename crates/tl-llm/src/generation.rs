@@ -317,11 +317,11 @@ impl<'m> Session<'m> {
         let mut generated = 0;
         let mut token = self.choose(&logits, params)?;
         let prefill_time = started.elapsed();
-        let decode_start;
+        let decode_start = started + prefill_time;
+        let mut decode_time = None;
         let stop = loop {
             generated += 1;
             if tokenizer.is_end_of_generation(token) && !params.ignore_end_of_generation {
-                decode_start = started + prefill_time;
                 break StopReason::EndOfGeneration;
             }
             let piece = decoder.push(token)?;
@@ -336,14 +336,15 @@ impl<'m> Session<'m> {
                 if cut > already {
                     on_text(&text[already..cut]);
                 }
-                decode_start = started + prefill_time;
                 break StopReason::StopString;
             }
             on_text(&piece);
             if generated >= max_tokens {
+                // The last token's own pass (so that the next turn finds it cached) is not
+                // part of producing these tokens.
+                decode_time = Some(decode_start.elapsed());
                 self.tokens.push(token);
                 self.cache_token(token)?;
-                decode_start = started + prefill_time;
                 break StopReason::MaxTokens;
             }
             token = self.step(token, params)?;
@@ -356,7 +357,7 @@ impl<'m> Session<'m> {
             prompt_tokens: fresh.len(),
             prefill_time,
             generated_tokens: generated,
-            decode_time: decode_start.elapsed(),
+            decode_time: decode_time.unwrap_or_else(|| decode_start.elapsed()),
             stop,
         })
     }

@@ -18,6 +18,9 @@ const MIN_TASK_BYTES: usize = 64 * 1024;
 pub(crate) fn run(op: &Op, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
     match op {
         Op::Contiguous => {
+            if strided_elements(inputs[0], output)? {
+                return Ok(());
+            }
             let src = coalesce(&byte_layout(inputs[0]));
             copy_bytes(input_slice::<u8>(inputs[0])?, &src, output_bytes(output)?);
             Ok(())
@@ -45,6 +48,87 @@ pub(crate) fn run(op: &Op, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
         }
         _ => unreachable!("copy::run got {}", op.name()),
     }
+}
+
+/// Output rows per task of a strided (transposing) copy, and the width of the column
+/// blocks inside it: a task reads `TILE` source elements that a permute usually left
+/// adjacent, and writes `TILE` output rows that stay in L1 while their columns fill.
+const TILE: usize = 32;
+
+/// `Contiguous` of a plain dtype whose elements are not adjacent along the output's rows
+/// (a transpose or permute), as a cache-tiled gather; returns false (nothing done) for
+/// views the byte copy handles as well (rows of adjacent elements, quantized blocks).
+fn strided_elements(input: &Tensor, output: &Tensor) -> Result<bool> {
+    let layout = input.layout().coalesced();
+    let (rows, len) = rows_and_len(&layout);
+    if input.dtype().is_quantized() || inner_stride(&layout) == 1 || rows < 2 || len < 2 {
+        return Ok(false);
+    }
+    match input.dtype().block_bytes() {
+        1 => tiled_gather::<u8>(input, &layout, output),
+        2 => tiled_gather::<u16>(input, &layout, output),
+        4 => tiled_gather::<u32>(input, &layout, output),
+        8 => tiled_gather::<u64>(input, &layout, output),
+        _ => return Ok(false),
+    }?;
+    Ok(true)
+}
+
+/// `dst[row, j] = src[row_offset(row) + j·stride]` by tiles of `TILE` rows × `TILE` columns:
+/// for a transpose, one column of a tile is `TILE` adjacent source elements, and the tile's
+/// output rows are written while they are in L1.
+fn tiled_gather<T: bytemuck::Pod + Send + Sync>(
+    input: &Tensor,
+    layout: &Layout,
+    output: &Tensor,
+) -> Result<()> {
+    let src = input_slice::<T>(input)?;
+    let dst = output_slice::<T>(output)?;
+    let (rows, len) = rows_and_len(layout);
+    let stride = inner_stride(layout);
+    if layout.span_end() > src.len() || dst.len() != rows * len {
+        return Err(super::backend_error(format!(
+            "contiguous: a {} view {:?} does not fit its buffer or output",
+            input.dtype(),
+            input.shape()
+        )));
+    }
+    dst.par_chunks_mut(TILE * len)
+        .enumerate()
+        .for_each(|(task, chunk)| {
+            let count = chunk.len() / len;
+            let mut bases = [0usize; TILE];
+            for (i, base) in bases[..count].iter_mut().enumerate() {
+                *base = row_offset(layout, task * TILE + i);
+            }
+            let bases = &bases[..count];
+            // Rows that start at adjacent source elements (a transpose) read each tile
+            // column as one slice.
+            let adjacent = bases.iter().enumerate().all(|(i, &b)| b == bases[0] + i);
+            // `tile[jj][i]` is output row i, column j0 + jj: gathered column by column, then
+            // written row by row. Writing the rows straight from the gather would touch
+            // TILE lines a power-of-two apart per column, which share one L1 set.
+            let mut tile = [[T::zeroed(); TILE]; TILE];
+            for j0 in (0..len).step_by(TILE) {
+                let width = TILE.min(len - j0);
+                for (jj, column) in tile[..width].iter_mut().enumerate() {
+                    let at = (j0 + jj) * stride;
+                    if adjacent {
+                        column[..count].copy_from_slice(&src[bases[0] + at..][..count]);
+                    } else {
+                        for (c, &base) in column.iter_mut().zip(bases) {
+                            *c = src[base + at];
+                        }
+                    }
+                }
+                for (i, row) in chunk.chunks_exact_mut(len).enumerate() {
+                    for (o, column) in row[j0..j0 + width].iter_mut().zip(&tile) {
+                        *o = column[i];
+                    }
+                }
+            }
+        });
+    Ok(())
 }
 
 /// Copies the bytes a strided byte layout selects into `dst`, densely.

@@ -24,5 +24,9 @@ pub fn all() -> Vec<Case> {
     cases.extend(nn::cases());
     cases.extend(quant::cases());
     cases.extend(sample::cases());
+    // Appended last: a case's seed is its index, so cases added in the middle would give
+    // every later case new inputs.
+    cases.extend(movement::tiled_copy_cases());
+    cases.extend(nn::decode_attention_cases());
     cases
 }

@@ -155,3 +155,25 @@ pub fn cases() -> Vec<Case> {
     }
     cases
 }
+
+/// Transposing copies, which the CPU runs in tiles of 32 × 32: sizes past one tile with
+/// ragged edges, rows that start at adjacent source elements (a 2-D transpose) and rows that
+/// do not (a 4-D permute whose output rows wrap across two source axes).
+pub fn tiled_copy_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for dtype in ALL_PLAIN {
+        let tol = tolerance_for(dtype);
+        let x = |shape: &[usize]| input_of(shape, dtype);
+        cases.push(Case::new(
+            Op::Contiguous,
+            vec![x(&[70, 45]).with_view(View::Permuted(vec![1, 0]))],
+            tol,
+        ));
+        cases.push(Case::new(
+            Op::Contiguous,
+            vec![x(&[3, 40, 5, 34]).with_view(View::Permuted(vec![0, 2, 3, 1]))],
+            tol,
+        ));
+    }
+    cases
+}

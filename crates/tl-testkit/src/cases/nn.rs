@@ -257,3 +257,24 @@ fn attention_cases(cases: &mut Vec<Case>, dtype: DType) {
         positions(DType::I32, &[0.0]),
     );
 }
+
+/// A llama decode step: 9 query heads over 3 kv heads, keys and values read from a cache
+/// stored `[keys, heads, dim]`, causal or not.
+pub fn decode_attention_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for dtype in DType::FLOATS {
+        let q = uniform(&[1, 9, 1, 64], dtype, -3.0, 3.0);
+        let kv = Input::uniform(&[1, 3, 41, 64], dtype).with_view(View::Permuted(vec![0, 2, 1, 3]));
+        for causal in [false, true] {
+            cases.push(Case::new(
+                Op::Attention {
+                    causal,
+                    scale: 0.125,
+                },
+                vec![q.clone(), kv.clone(), kv.clone()],
+                tolerance_for(dtype),
+            ));
+        }
+    }
+    cases
+}
