@@ -169,6 +169,12 @@ pub fn tuples_of(
         }
         tuples.push(tuple);
     }
+    sort_tuples(&mut tuples);
+    Ok(tuples)
+}
+
+/// Sorts answer tuples the way they print: by their symbols in turn, as [`compare_symbols`].
+pub fn sort_tuples(tuples: &mut [Vec<String>]) {
     tuples.sort_by(|a, b| {
         a.iter()
             .zip(b)
@@ -176,5 +182,4 @@ pub fn tuples_of(
             .find(|o| *o != Ordering::Equal)
             .unwrap_or(Ordering::Equal)
     });
-    Ok(tuples)
 }

@@ -3,12 +3,10 @@
 //! queries on the sparse engine ([`crate::sparse`]), so that no relation becomes a dense
 //! `symbols × symbols` tensor.
 
-use std::cmp::Ordering;
-
 use super::error::{run_codes, EvalError};
 use super::evaluator::Evaluator;
 use super::output::format_answers;
-use super::relation::compare_symbols;
+use super::relation::sort_tuples;
 use crate::ast::{Program, Query, StmtKind};
 use crate::span::Span;
 use crate::sparse::{FixpointLimits, SparseError, SparseProgram};
@@ -76,13 +74,7 @@ impl Evaluator {
             };
             let answer = sparse.answer(&relations, atom).map_err(sparse_error)?;
             let mut tuples = answer.names(sparse.symbols());
-            tuples.sort_by(|a, b| {
-                a.iter()
-                    .zip(b)
-                    .map(|(x, y)| compare_symbols(x, y))
-                    .find(|o| *o != Ordering::Equal)
-                    .unwrap_or(Ordering::Equal)
-            });
+            sort_tuples(&mut tuples);
             let text = format!("{atom}?");
             self.emit(
                 statement.span,
