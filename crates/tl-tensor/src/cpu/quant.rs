@@ -15,9 +15,10 @@ use crate::{with_block_type, with_float_type, DType};
 
 /// Blocks decoded or encoded per rayon task (a few tens of KiB of output each).
 const BLOCKS_PER_TASK: usize = 512;
-/// Activation rows that share one pass over a weight row in `QMatMul`: four rows of 4096
-/// activations (22 KiB as blocks) stay in L1 next to the weight row; eight do not.
-const ROW_TILE: usize = 4;
+/// Activation rows, and weight rows, that share one pass over their blocks in `QMatMul`
+/// (the tile kernels' largest shape): four rows of 4096 activations (22 KiB as blocks) stay
+/// in L1 next to the weight rows; eight do not.
+const TILE: usize = crate::quant::MAX_TILE;
 /// Activation rows per `QMatMul` task, all reusing one L2-resident chunk of weight rows.
 const ROW_BLOCK: usize = 64;
 /// Bytes of weight rows per `QMatMul` task (half of a 1-2 MiB L2).
@@ -184,6 +185,9 @@ fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tens
         // Mat-vec (the decode step): split the weight rows among the threads; each weight
         // byte is read exactly once.
         let columns = n.div_ceil(4 * threads).max(MIN_COLUMNS_PER_TASK);
+        // One weight row at a time: tiles of weight rows against the one activation row
+        // measured slower here (the activation side of a block is cheap to redo, and
+        // several interleaved weight streams prefetch worse than one).
         let act = act_row(0);
         out.par_chunks_mut(columns)
             .enumerate()
@@ -196,7 +200,7 @@ fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tens
     }
 
     // Tasks of (a block of activation rows × a chunk of weight rows). Inside a task, tiles of
-    // ROW_TILE activation rows (in L1) meet each weight row of the chunk in turn, and the
+    // TILE activation rows (in L1) meet each weight row of the chunk in turn, and the
     // chunk (sized for L2) is reused by every tile of the block, so large prefills stream
     // the weight once per row block instead of once per tile.
     let row_bytes = w_per_row * std::mem::size_of::<B>();
@@ -208,8 +212,8 @@ fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tens
     while tasks(columns, row_block) < 4 * threads && columns > MIN_COLUMNS_PER_TASK {
         columns = (columns / 2).max(MIN_COLUMNS_PER_TASK);
     }
-    while tasks(columns, row_block) < 4 * threads && row_block > ROW_TILE {
-        row_block = (row_block / 2).max(ROW_TILE);
+    while tasks(columns, row_block) < 4 * threads && row_block > TILE {
+        row_block = (row_block / 2).max(TILE);
     }
     let column_chunks = n.div_ceil(columns);
     let results: Vec<Vec<f32>> = (0..rows.div_ceil(row_block) * column_chunks)
@@ -222,12 +226,22 @@ fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tens
             let (r1, c1) = ((r0 + row_block).min(rows), (c0 + columns).min(n));
             let width = c1 - c0;
             let mut result = vec![0.0f32; (r1 - r0) * width];
-            for t0 in (r0..r1).step_by(ROW_TILE) {
-                let t1 = (t0 + ROW_TILE).min(r1);
-                for j in c0..c1 {
-                    let w_row = weight_row(j);
-                    for i in t0..t1 {
-                        result[(i - r0) * width + (j - c0)] = B::dot_row(simd, w_row, act_row(i));
+            let mut tile = [0.0f32; TILE * TILE];
+            for t0 in (r0..r1).step_by(TILE) {
+                let t1 = (t0 + TILE).min(r1);
+                let x_rows: [&[ActivationBlock]; TILE] =
+                    std::array::from_fn(|r| act_row((t0 + r).min(t1 - 1)));
+                let x_rows = &x_rows[..t1 - t0];
+                for j0 in (c0..c1).step_by(TILE) {
+                    let j1 = (j0 + TILE).min(c1);
+                    let w_rows: [&[B]; TILE] =
+                        std::array::from_fn(|c| weight_row((j0 + c).min(j1 - 1)));
+                    let cols = j1 - j0;
+                    let tile = &mut tile[..x_rows.len() * cols];
+                    B::dot_tile(simd, &w_rows[..cols], x_rows, tile);
+                    for (i, values) in tile.chunks_exact(cols).enumerate() {
+                        let at = (t0 + i - r0) * width + (j0 - c0);
+                        result[at..at + cols].copy_from_slice(values);
                     }
                 }
             }

@@ -22,6 +22,37 @@ pub struct ActivationBlock {
 /// `amax / 127`, quants rounded to nearest. Non-finite inputs give a non-finite scale, so
 /// they still poison the results as they would in float arithmetic.
 pub fn quantize_activation(x: &[f32], out: &mut [ActivationBlock]) {
+    // Plain float arithmetic without reassociation, so the wider builds give the same bits.
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU was just checked for AVX-512 F and BW.
+            unsafe { quantize_activation_avx512(x, out) };
+            return;
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU was just checked for AVX2.
+            unsafe { quantize_activation_avx2(x, out) };
+            return;
+        }
+    }
+    quantize_activation_portable(x, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn quantize_activation_avx512(x: &[f32], out: &mut [ActivationBlock]) {
+    quantize_activation_portable(x, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn quantize_activation_avx2(x: &[f32], out: &mut [ActivationBlock]) {
+    quantize_activation_portable(x, out)
+}
+
+#[inline(always)]
+fn quantize_activation_portable(x: &[f32], out: &mut [ActivationBlock]) {
     for (values, block) in x.chunks_exact(ACTIVATION_BLOCK).zip(out.iter_mut()) {
         let values: &[f32; ACTIVATION_BLOCK] = values.try_into().expect("chunks of 32");
         *block = quantize_block(values);
@@ -63,4 +94,33 @@ fn quantize_block(values: &[f32; ACTIVATION_BLOCK]) -> ActivationBlock {
     let qsum = qs.iter().map(|&q| q as i32).sum();
     let sum = values.iter().sum();
     ActivationBlock { qs, d, qsum, sum }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run-time-chosen build quantizes exactly as the plain code does.
+    #[test]
+    fn every_build_quantizes_identically() {
+        let mut x: Vec<f32> = (0..32 * 41)
+            .map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 0.0137)
+            .collect();
+        x[3] = 1e-39; // a block of tiny values where 1/d overflows
+        for v in &mut x[64..96] {
+            *v *= 1e-38;
+        }
+        x[200] = f32::NAN;
+        let blocks = x.len() / ACTIVATION_BLOCK;
+        let mut dispatched = vec![ActivationBlock::default(); blocks];
+        let mut portable = vec![ActivationBlock::default(); blocks];
+        quantize_activation(&x, &mut dispatched);
+        quantize_activation_portable(&x, &mut portable);
+        for (a, b) in dispatched.iter().zip(&portable) {
+            assert_eq!(a.qs, b.qs);
+            assert_eq!(a.qsum, b.qsum);
+            assert_eq!(a.d.to_bits(), b.d.to_bits());
+            assert_eq!(a.sum.to_bits(), b.sum.to_bits());
+        }
+    }
 }

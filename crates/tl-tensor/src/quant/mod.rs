@@ -19,6 +19,8 @@ mod q4_k;
 mod q6_k;
 mod q8_0;
 #[cfg(target_arch = "x86_64")]
+mod tile;
+#[cfg(target_arch = "x86_64")]
 mod x86;
 
 pub use activation::{quantize_activation, ActivationBlock, ACTIVATION_BLOCK};
@@ -27,6 +29,9 @@ pub use q4_1::BlockQ4_1;
 pub use q4_k::{scales_and_mins, BlockQ4K};
 pub use q6_k::BlockQ6K;
 pub use q8_0::BlockQ8_0;
+
+/// Most weight rows, and most activation rows, in one [`QuantBlock::dot_tile`].
+pub const MAX_TILE: usize = 4;
 
 use crate::DType;
 
@@ -49,12 +54,52 @@ pub trait QuantBlock: bytemuck::Pod + Send + Sync + 'static {
     #[inline]
     fn dot_row(simd: Simd, w: &[Self], x: &[ActivationBlock]) -> f32 {
         #[cfg(target_arch = "x86_64")]
-        if simd == Simd::Avx2 && Simd::Avx2.available() {
+        if simd != Simd::Portable && Simd::Avx2.available() {
             // SAFETY: the CPU supports AVX2, FMA and F16C (checked just above).
             return unsafe { x86::dot_row_autovectorised(w, x) };
         }
         let _ = simd;
         dot_row_portable(w, x)
+    }
+
+    /// `out[r·w.len() + c] = Σ w[c]·x[r]` for a tile of 1..=4 weight rows `w` and 1..=4
+    /// activation rows `x`, all of one length. Formats with a tile kernel override this
+    /// (it shares per-block work between the rows); the default runs the row kernel per pair.
+    #[inline]
+    fn dot_tile(simd: Simd, w: &[&[Self]], x: &[&[ActivationBlock]], out: &mut [f32]) {
+        dot_tile_by_rows(simd, w, x, out)
+    }
+}
+
+/// [`QuantBlock::dot_tile`] as one row kernel call per (activation row, weight row).
+#[inline]
+pub fn dot_tile_by_rows<B: QuantBlock>(
+    simd: Simd,
+    w: &[&[B]],
+    x: &[&[ActivationBlock]],
+    out: &mut [f32],
+) {
+    for (out, x) in out.chunks_exact_mut(w.len()).zip(x) {
+        for (o, w) in out.iter_mut().zip(w) {
+            *o = B::dot_row(simd, w, x);
+        }
+    }
+}
+
+/// The tile kernel when the CPU runs one, else the row kernels.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn tile_or_rows<B: tile::TileBlock>(
+    simd: Simd,
+    w: &[&[B]],
+    x: &[&[ActivationBlock]],
+    out: &mut [f32],
+) {
+    if simd != Simd::Portable && simd.available() {
+        // SAFETY: `simd` is an x86 instruction set this CPU supports (checked just above).
+        unsafe { tile::dot_tile(simd, w, x, out) }
+    } else {
+        dot_tile_by_rows(simd, w, x, out)
     }
 }
 
@@ -81,12 +126,16 @@ pub enum Simd {
     Portable,
     /// AVX2 + FMA + F16C, chosen at run time.
     Avx2,
+    /// AVX2 kernels, plus AVX-512 VNNI (with VL) byte dot products in the tile kernels.
+    Avx512Vnni,
 }
 
 impl Simd {
     /// The fastest kernels this CPU runs.
     pub fn best() -> Simd {
-        if Simd::Avx2.available() {
+        if Simd::Avx512Vnni.available() {
+            Simd::Avx512Vnni
+        } else if Simd::Avx2.available() {
             Simd::Avx2
         } else {
             Simd::Portable
@@ -103,8 +152,15 @@ impl Simd {
                     && is_x86_feature_detected!("fma")
                     && is_x86_feature_detected!("f16c")
             }
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512Vnni => {
+                Simd::Avx2.available()
+                    && is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("avx512vnni")
+            }
             #[cfg(not(target_arch = "x86_64"))]
-            Simd::Avx2 => false,
+            Simd::Avx2 | Simd::Avx512Vnni => false,
         }
     }
 }

@@ -40,12 +40,22 @@ impl QuantBlock for BlockQ4_1 {
     #[inline]
     fn dot_row(simd: Simd, w: &[Self], x: &[ActivationBlock]) -> f32 {
         #[cfg(target_arch = "x86_64")]
-        if simd == Simd::Avx2 && Simd::Avx2.available() {
+        if simd == Simd::Avx512Vnni && Simd::Avx512Vnni.available() {
+            // SAFETY: the CPU supports AVX2, FMA, F16C and AVX-512 VNNI/VL (checked just above).
+            return unsafe { avx2::dot_row_vnni(w, x) };
+        }
+        if simd != Simd::Portable && Simd::Avx2.available() {
             // SAFETY: the CPU supports AVX2, FMA and F16C (checked just above).
             return unsafe { avx2::dot_row(w, x) };
         }
         let _ = simd;
         super::dot_row_portable(w, x)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    fn dot_tile(simd: Simd, w: &[&[Self]], x: &[&[ActivationBlock]], out: &mut [f32]) {
+        super::tile_or_rows(simd, w, x, out)
     }
 }
 
@@ -119,6 +129,49 @@ mod avx2 {
         }
         if let (Some(w), Some(x)) = (pairs_w.remainder().first(), pairs_x.remainder().first()) {
             even = block(even, w, x);
+        }
+        let offsets = hsum(_mm256_add_ps(even.1, odd.1)) * 0.125;
+        hsum(_mm256_add_ps(even.0, odd.0)) + offsets
+    }
+
+    /// [`block`] with the byte products and the centring in one `vpdpbusd`, whose
+    /// accumulator input starts at `−Σx` in every lane.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn block_vnni(
+        (acc, offsets): (__m256, __m256),
+        w: &BlockQ4_1,
+        x: &ActivationBlock,
+    ) -> (__m256, __m256) {
+        let products = _mm256_dpbusd_epi32(
+            _mm256_set1_epi32(x.qsum.wrapping_neg()),
+            nibbles(&w.qs),
+            load_i8(&x.qs),
+        );
+        let d = f16_splat(w.d);
+        let scale = _mm256_mul_ps(d, _mm256_set1_ps(x.d));
+        let acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), scale, acc);
+        let offset = _mm256_fmadd_ps(d, _mm256_set1_ps(8.0), f16_splat(w.m));
+        let offsets = _mm256_fmadd_ps(offset, _mm256_set1_ps(x.sum), offsets);
+        (acc, offsets)
+    }
+
+    /// [`dot_row`] on `vpdpbusd`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA, F16C and AVX-512 F, VL and VNNI.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    pub(super) unsafe fn dot_row_vnni(w: &[BlockQ4_1], x: &[ActivationBlock]) -> f32 {
+        let zero = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let (mut even, mut odd) = (zero, zero);
+        let mut pairs_w = w.chunks_exact(2);
+        let mut pairs_x = x.chunks_exact(2);
+        for (pw, px) in (&mut pairs_w).zip(&mut pairs_x) {
+            even = block_vnni(even, &pw[0], &px[0]);
+            odd = block_vnni(odd, &pw[1], &px[1]);
+        }
+        if let (Some(w), Some(x)) = (pairs_w.remainder().first(), pairs_x.remainder().first()) {
+            even = block_vnni(even, w, x);
         }
         let offsets = hsum(_mm256_add_ps(even.1, odd.1)) * 0.125;
         hsum(_mm256_add_ps(even.0, odd.0)) + offsets

@@ -79,7 +79,7 @@ impl QuantBlock for BlockQ4K {
     #[inline]
     fn dot_row(simd: Simd, w: &[Self], x: &[ActivationBlock]) -> f32 {
         #[cfg(target_arch = "x86_64")]
-        if simd == Simd::Avx2 && Simd::Avx2.available() {
+        if simd != Simd::Portable && Simd::Avx2.available() {
             // SAFETY: the CPU supports AVX2, FMA and F16C (checked just above).
             return unsafe { avx2::dot_row(w, x) };
         }

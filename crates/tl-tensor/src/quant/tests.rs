@@ -79,7 +79,7 @@ fn check_dot<B: QuantBlock>() {
         .zip(&x)
         .map(|(&w, &x)| (w as f64 * x as f64).abs())
         .sum();
-    for simd in [Simd::Portable, Simd::Avx2] {
+    for simd in ALL_SIMD {
         if !simd.available() {
             continue;
         }
@@ -296,11 +296,82 @@ fn activations_with_nan_or_infinity_poison_the_dot() {
     quantize_activation(&x, &mut act);
     assert!(act[0].d.is_finite() && act[1].d.is_nan());
     let w: Vec<BlockQ8_0> = random_blocks(1, 2);
-    for simd in [Simd::Portable, Simd::Avx2] {
+    for simd in ALL_SIMD {
         if simd.available() {
             assert!(BlockQ8_0::dot_row(simd, &w, &act).is_nan());
+            let mut out = [0.0f32; 2];
+            BlockQ8_0::dot_tile(simd, &[&w, &w], &[&act], &mut out);
+            assert!(out.iter().all(|v| v.is_nan()), "{simd:?}: {out:?}");
         }
     }
+}
+
+const ALL_SIMD: [Simd; 3] = [Simd::Portable, Simd::Avx2, Simd::Avx512Vnni];
+
+/// Every tile shape (1..=4 weight rows × 1..=4 activation rows) on every instruction set
+/// equals the portable row kernel per pair, and that instruction set's row kernel to the
+/// bit, for rows of one block and of an odd count.
+#[test]
+fn tiles_match_the_row_kernel_per_pair() {
+    fn check<B: QuantBlock>() {
+        for blocks in [1, 9, 18] {
+            let k = blocks * B::WEIGHTS;
+            let w: Vec<Vec<B>> = (0..4)
+                .map(|c| random_blocks(40 + c, k / B::WEIGHTS))
+                .collect();
+            let x: Vec<Vec<ActivationBlock>> = (0..4)
+                .map(|r| {
+                    let values: Vec<f32> = bytes(70 + r, k)
+                        .iter()
+                        .map(|&b| b as f32 / 64.0 - 2.0)
+                        .collect();
+                    let mut act = vec![ActivationBlock::default(); k / ACTIVATION_BLOCK];
+                    quantize_activation(&values, &mut act);
+                    act
+                })
+                .collect();
+            let scale: f32 = w
+                .iter()
+                .map(|w| decode_all(w).iter().map(|v| v.abs() * 2.0).sum::<f32>())
+                .fold(0.0, f32::max);
+            for simd in ALL_SIMD.into_iter().filter(|s| s.available()) {
+                for rows in 1..=4 {
+                    for cols in 1..=4 {
+                        let w_rows: Vec<&[B]> = w[..cols].iter().map(Vec::as_slice).collect();
+                        let x_rows: Vec<&[ActivationBlock]> =
+                            x[..rows].iter().map(Vec::as_slice).collect();
+                        let mut out = vec![f32::NAN; rows * cols];
+                        B::dot_tile(simd, &w_rows, &x_rows, &mut out);
+                        for r in 0..rows {
+                            for c in 0..cols {
+                                let want = B::dot_row(Simd::Portable, &w[c], &x[r]);
+                                let got = out[r * cols + c];
+                                assert!(
+                                    (got - want).abs() <= 1e-5 * scale,
+                                    "{} {simd:?} tile {rows}x{cols} [{r},{c}], {blocks} blocks: {got} vs {want}",
+                                    B::DTYPE
+                                );
+                                // Prefill (tiles) and decode (rows) must agree exactly: the
+                                // activations are re-quantized after every layer, where a
+                                // last-bit difference can move a value by a whole step.
+                                let row = B::dot_row(simd, &w[c], &x[r]);
+                                assert_eq!(
+                                    got.to_bits(),
+                                    row.to_bits(),
+                                    "{} {simd:?} tile {rows}x{cols} [{r},{c}], {blocks} blocks: {got} vs row kernel {row}",
+                                    B::DTYPE
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    check::<BlockQ4_0>();
+    check::<BlockQ4_1>();
+    check::<BlockQ8_0>();
+    check::<BlockQ4K>();
 }
 
 #[test]
