@@ -218,11 +218,13 @@ impl<'m> Session<'m> {
                 };
             }
         }
+        if !matches!(self.graph, GraphState::Ready(_)) {
+            return Ok(None);
+        }
+        let draw = self.draw(params);
         let GraphState::Ready(step) = &self.graph else {
             return Ok(None);
         };
-        let draw = uniform_draw(params.seed, self.steps);
-        self.steps += 1;
         step.token.write_slice(&[token as i32])?;
         step.position.write_slice(&[self.cache.len() as i32])?;
         step.uniform.write_slice(&[draw])?;

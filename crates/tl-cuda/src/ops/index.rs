@@ -162,12 +162,15 @@ fn gather(
     let (x, y) = (base_address(src)?, dense_address(output)?);
     let (ip, idt) = (base_address(index)?, dtype_code(index.dtype()));
     let count = output.numel() as i64;
-    let name = match src.dtype().block_bytes() {
-        1 => "tl_gather_u8",
-        2 => "tl_gather_u16",
-        4 => "tl_gather_u32",
-        _ => "tl_gather_u64",
-    };
+    let name = by_element_size(
+        src.dtype(),
+        [
+            "tl_gather_u8",
+            "tl_gather_u16",
+            "tl_gather_u32",
+            "tl_gather_u64",
+        ],
+    );
     let f = backend.function(FILE, name)?;
     launch!(
         backend,
@@ -183,6 +186,16 @@ fn gather(
         &y,
         &count
     )
+}
+
+/// The kernel of `names` (for 1-, 2-, 4- and 8-byte elements) that moves `dtype`'s elements.
+fn by_element_size(dtype: tl_tensor::DType, names: [&'static str; 4]) -> &'static str {
+    match dtype.block_bytes() {
+        1 => names[0],
+        2 => names[1],
+        4 => names[2],
+        _ => names[3],
+    }
 }
 
 /// Copies the destination unless the output is the destination itself, then writes the
@@ -213,12 +226,15 @@ fn index_copy(
         shape[axis] as i64,
         src.numel() as i64,
     );
-    let name = match src.dtype().block_bytes() {
-        1 => "tl_index_copy_u8",
-        2 => "tl_index_copy_u16",
-        4 => "tl_index_copy_u32",
-        _ => "tl_index_copy_u64",
-    };
+    let name = by_element_size(
+        src.dtype(),
+        [
+            "tl_index_copy_u8",
+            "tl_index_copy_u16",
+            "tl_index_copy_u32",
+            "tl_index_copy_u64",
+        ],
+    );
     let f = backend.function(FILE, name)?;
     launch!(
         backend,
