@@ -52,6 +52,24 @@ __device__ __forceinline__ tl_bf16 f32_to_bf16(float f) {
     return (tl_bf16)(u >> 16);
 }
 
+// Programmatic dependent launch (sm_90 and later; no-ops before). A kernel the host launches
+// with `launch_dependent` may start while the kernel before it still runs: it must call
+// tl_wait_for_predecessor() (every thread) before it reads memory an earlier kernel wrote or
+// writes memory an earlier kernel reads; before that it may only read what no kernel of the
+// step writes (weights). tl_allow_successor() lets the next such kernel start; called right
+// after the wait, at most two kernels overlap.
+__device__ __forceinline__ void tl_wait_for_predecessor() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void tl_allow_successor() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
+}
+
 // Dtype codes, in step with `dtype_code` in src/launch.rs.
 #define TL_F32 0
 #define TL_F16 1

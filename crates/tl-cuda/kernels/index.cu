@@ -91,6 +91,8 @@ TL_GATHER(u64, unsigned long long)
     extern "C" __global__ void tl_index_copy_##SUFFIX(Strided src, Strided idx, const void* ip,   \
                                                       int idt, const T* x, T* y, i64 count,       \
                                                       i64 inner, i64 size, i64 total) {           \
+        tl_wait_for_predecessor();                                                                \
+        tl_allow_successor();                                                                     \
         TL_GRID_LOOP(e, total) {                                                                  \
             i64 i = e % inner, k = (e / inner) % count, o = e / (inner * count);                  \
             i64 p = load_i(ip, idt, strided_offset(idx, k));                                      \

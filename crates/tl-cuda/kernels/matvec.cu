@@ -4,7 +4,10 @@
 // Launch geometry and assumptions:
 //   tl_matvec_<dtype>_r<R>: MV_WARPS warps a block, one warp per weight row j (grid =
 //     ceil(n / MV_WARPS)); the warp's lanes stream the row as 16-byte vectors, eight loads in
-//     flight per lane, past L1 (the weights are read once); x rows come through the caches.
+//     flight per lane and the next eight loaded before these are used (the tail predicated,
+//     not looped), past L1 (the weights are read once); x rows come through the caches.
+//     Launched as dependent kernels: the first weights load before waiting for x's writer
+//     (unless that kernel wrote the weights: `prefetch` 0).
 //     k is a multiple of the vector (4 f32, 8 f16/bf16); w, x and the x row stride are
 //     16-byte aligned; y is dense [R, n] in the dtype of x and w. The lane sums are added
 //     in a fixed butterfly, so results are the same run to run.
@@ -51,30 +54,47 @@ __device__ __forceinline__ float dot16(uint4 a, uint4 b) {
 }
 
 template <int R, int DT>
+__device__ __forceinline__ void load_batch(const uint4* row, i64 v0, i64 vecs, bool active, uint4* wv) {
+    const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
+#pragma unroll
+    for (int u = 0; u < MV_UNROLL; ++u) {
+        const i64 v = v0 + 32 * u;
+        wv[u] = active && v < vecs ? load_streaming(row + v) : zero;
+    }
+}
+
+template <int R, int DT>
 __device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uint4* w, void* y,
-                                       i64 vecs, i64 n) {
+                                       i64 vecs, i64 n, int prefetch) {
     const int lane = threadIdx.x & 31;
     const i64 j = (i64)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
-    if (j >= n) return;
+    const bool active = j < n;
     const uint4* row = w + j * vecs;
+    // Unless the kernel before this one wrote the weights (`prefetch` 0), the first batch is
+    // in flight before waiting for it.
+    uint4 wv[MV_UNROLL];
+    load_batch<R, DT>(row, lane, vecs, active && prefetch, wv);
+    tl_wait_for_predecessor();
+    tl_allow_successor();
+    if (!active) return;
+    if (!prefetch) load_batch<R, DT>(row, lane, vecs, true, wv);
     float acc[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) acc[r] = 0.0f;
-    i64 v = lane;
-    for (; v + 32 * (MV_UNROLL - 1) < vecs; v += 32 * MV_UNROLL) {
-        uint4 wv[MV_UNROLL];
-#pragma unroll
-        for (int u = 0; u < MV_UNROLL; ++u) wv[u] = load_streaming(row + v + 32 * u);
+    // The next batch is loaded before this one is used, and the tail is predicated inside a
+    // batch, so a lane always has a batch of loads in flight; the additions keep v's order.
+    for (i64 v0 = lane; v0 < vecs; v0 += 32 * MV_UNROLL) {
+        uint4 next[MV_UNROLL];
+        load_batch<R, DT>(row, v0 + 32 * MV_UNROLL, vecs, true, next);
 #pragma unroll
         for (int u = 0; u < MV_UNROLL; ++u) {
+            const i64 v = v0 + 32 * u;
+            if (v >= vecs) break;
 #pragma unroll
-            for (int r = 0; r < R; ++r) acc[r] += dot16<DT>(wv[u], x[r * x_row_vecs + v + 32 * u]);
+            for (int r = 0; r < R; ++r) acc[r] += dot16<DT>(wv[u], x[r * x_row_vecs + v]);
         }
-    }
-    for (; v < vecs; v += 32) {
-        uint4 wv = load_streaming(row + v);
 #pragma unroll
-        for (int r = 0; r < R; ++r) acc[r] += dot16<DT>(wv, x[r * x_row_vecs + v]);
+        for (int u = 0; u < MV_UNROLL; ++u) wv[u] = next[u];
     }
 #pragma unroll
     for (int r = 0; r < R; ++r) {
@@ -85,8 +105,8 @@ __device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uin
 
 #define TL_MATVEC(SUFFIX, DT, R)                                                                 \
     extern "C" __global__ void __launch_bounds__(MV_WARPS * 32) tl_matvec_##SUFFIX##_r##R(     \
-        const uint4* x, i64 x_row_vecs, const uint4* w, void* y, i64 vecs, i64 n) {             \
-        matvec<R, DT>(x, x_row_vecs, w, y, vecs, n);                                             \
+        const uint4* x, i64 x_row_vecs, const uint4* w, void* y, i64 vecs, i64 n, int prefetch) { \
+        matvec<R, DT>(x, x_row_vecs, w, y, vecs, n, prefetch);                                   \
     }
 
 TL_MATVEC(f32, TL_F32, 1)

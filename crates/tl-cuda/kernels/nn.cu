@@ -30,6 +30,7 @@
 //     output; otherwise it writes unnormalised partials (o, max, sum) and
 //     tl_attention_combine merges the splits in split order. The dynamic shared memory is
 //     4·(32·ldq + 32·ldk + 32·ldv + 32·32) bytes (above 48 KiB the host raises the limit).
+//   tl_attention_decode_<dtype>_<VPR>: a few queries over many keys (decoding); see below.
 
 #define ROW_THREADS 256
 #define NEG_INF __int_as_float(0xff800000)
@@ -122,22 +123,44 @@ extern "C" __global__ void __launch_bounds__(1024) tl_softmax(int log_mode, Stri
     }
 }
 
+// The first NORM_KEPT elements of a thread's share of a row stay in registers between the
+// sum of squares and the output (with their weights, loaded in the same batch as x), so a
+// row of up to NORM_KEPT · group elements costs one memory round trip before the reduction
+// instead of three; longer rows read the rest again.
+#define NORM_KEPT 8
+
 // ---- rms_norm: x / sqrt(mean(x²) + eps) · w, the scale computed in f64 ----
 extern "C" __global__ void __launch_bounds__(1024) tl_rms_norm(Strided x_rows, i64 x_step, const void* x, const void* w,
                                        i64 w_offset, i64 w_step, void* y, int dt, i64 rows, i64 d,
                                        double eps, int group) {
+    tl_wait_for_predecessor();
+    tl_allow_successor();
     __shared__ float scratch[32];
     RowGroup g = row_group(group);
     for (i64 row = g.first; row < rows; row += g.step) {
         i64 xb = strided_offset(x_rows, row);
+        float kept[NORM_KEPT], weight[NORM_KEPT];
+#pragma unroll
+        for (int t = 0; t < NORM_KEPT; ++t) {
+            i64 j = g.lane + (i64)t * group;
+            kept[t] = j < d ? load_f(x, dt, xb + j * x_step) : 0.0f;
+            weight[t] = j < d ? load_f(w, dt, w_offset + j * w_step) : 0.0f;
+        }
         float ss = 0.0f;
-        for (i64 j = g.lane; j < d; j += group) {
+#pragma unroll
+        for (int t = 0; t < NORM_KEPT; ++t) ss += kept[t] * kept[t];
+        for (i64 j = g.lane + (i64)NORM_KEPT * group; j < d; j += group) {
             float v = load_f(x, dt, xb + j * x_step);
             ss += v * v;
         }
         ss = group_sum(ss, group, scratch);
         float scale = (float)(1.0 / sqrt((double)ss / (double)d + eps));
-        for (i64 j = g.lane; j < d; j += group) {
+#pragma unroll
+        for (int t = 0; t < NORM_KEPT; ++t) {
+            i64 j = g.lane + (i64)t * group;
+            if (j < d) store_f(y, dt, row * d + j, kept[t] * scale * weight[t]);
+        }
+        for (i64 j = g.lane + (i64)NORM_KEPT * group; j < d; j += group) {
             float v = load_f(x, dt, xb + j * x_step);
             store_f(y, dt, row * d + j, v * scale * load_f(w, dt, w_offset + j * w_step));
         }
@@ -149,20 +172,42 @@ extern "C" __global__ void __launch_bounds__(1024) tl_add_rms_norm(Strided x_row
                                            Strided r_rows, i64 r_step, const void* residual,
                                            const void* w, i64 w_offset, i64 w_step, void* sum,
                                            void* y, int dt, i64 rows, i64 d, double eps, int group) {
+    tl_wait_for_predecessor();
+    tl_allow_successor();
     __shared__ float scratch[32];
     RowGroup g = row_group(group);
     for (i64 row = g.first; row < rows; row += g.step) {
         i64 xb = strided_offset(x_rows, row), rb = strided_offset(r_rows, row);
+        float kept[NORM_KEPT], weight[NORM_KEPT];
+#pragma unroll
+        for (int t = 0; t < NORM_KEPT; ++t) {
+            i64 j = g.lane + (i64)t * group;
+            kept[t] = j < d ? load_f(x, dt, xb + j * x_step) + load_f(residual, dt, rb + j * r_step) : 0.0f;
+            weight[t] = j < d ? load_f(w, dt, w_offset + j * w_step) : 0.0f;
+        }
+        // Normalised is the sum as stored, rounded to the dtype.
         float ss = 0.0f;
-        for (i64 j = g.lane; j < d; j += group) {
+#pragma unroll
+        for (int t = 0; t < NORM_KEPT; ++t) {
+            i64 j = g.lane + (i64)t * group;
+            kept[t] = round_to(dt, kept[t]);
+            if (j < d) store_f(sum, dt, row * d + j, kept[t]);
+            ss += kept[t] * kept[t];
+        }
+        for (i64 j = g.lane + (i64)NORM_KEPT * group; j < d; j += group) {
             float v = round_to(dt, load_f(x, dt, xb + j * x_step) + load_f(residual, dt, rb + j * r_step));
             store_f(sum, dt, row * d + j, v);
             ss += v * v;
         }
         ss = group_sum(ss, group, scratch);
         float scale = (float)(1.0 / sqrt((double)ss / (double)d + eps));
+#pragma unroll
+        for (int t = 0; t < NORM_KEPT; ++t) {
+            i64 j = g.lane + (i64)t * group;
+            if (j < d) store_f(y, dt, row * d + j, kept[t] * scale * weight[t]);
+        }
         // Each thread reads back only the sums it stored itself.
-        for (i64 j = g.lane; j < d; j += group) {
+        for (i64 j = g.lane + (i64)NORM_KEPT * group; j < d; j += group) {
             float v = load_f(sum, dt, row * d + j);
             store_f(y, dt, row * d + j, v * scale * load_f(w, dt, w_offset + j * w_step));
         }
@@ -203,6 +248,12 @@ extern "C" __global__ void tl_rope(int interleaved, Strided x_rows, i64 head_ste
                                    const void* x, const void* pos, int pdt, i64 pos_offset,
                                    i64 pos_step, void* y, int dt, i64 rows, i64 seq, i64 heads,
                                    i64 head_dim, double base, double position_scale) {
+    // The frequencies of the first chunk depend on no tensor: computed (f64 pow, the slow
+    // part) while the kernel before this one finishes.
+    const double first_frequency =
+        threadIdx.x < head_dim / 2 ? pow(base, -2.0 * (double)threadIdx.x / (double)head_dim) : 0.0;
+    tl_wait_for_predecessor();
+    tl_allow_successor();
     // Angles in f64: positions reach the tens of thousands, where an f32 angle is off by
     // ~1e-3 rad; cos and sin are then rounded to f32 once, as on the CPU backend.
     __shared__ float cos_s[ROPE_CHUNK];
@@ -216,7 +267,9 @@ extern "C" __global__ void tl_rope(int interleaved, Strided x_rows, i64 head_ste
             i64 chunk = imin(ROPE_CHUNK, half - c0);
             __syncthreads();  // the previous chunk's readers are done
             for (i64 t = threadIdx.x; t < chunk; t += blockDim.x) {
-                double inverse_frequency = pow(base, -2.0 * (double)(c0 + t) / (double)head_dim);
+                double inverse_frequency = c0 == 0 && t == threadIdx.x
+                                               ? first_frequency
+                                               : pow(base, -2.0 * (double)(c0 + t) / (double)head_dim);
                 double sin_a, cos_a;
                 sincos(scaled * inverse_frequency, &sin_a, &cos_a);
                 cos_s[t] = (float)cos_a;
@@ -242,6 +295,8 @@ extern "C" __global__ void tl_rope(int interleaved, Strided x_rows, i64 head_ste
 // ---- swiglu: silu(gate) · up ----
 extern "C" __global__ void tl_swiglu(Strided gate_view, Strided up_view, const void* gate,
                                      const void* up, void* y, int dt, i64 n) {
+    tl_wait_for_predecessor();
+    tl_allow_successor();
     TL_GRID_LOOP(i, n) {
         float g = load_f(gate, dt, strided_offset(gate_view, i));
         float u = load_f(up, dt, strided_offset(up_view, i));
@@ -531,6 +586,149 @@ TL_ATTENTION(1)
 TL_ATTENTION(2)
 TL_ATTENTION(4)
 TL_ATTENTION(8)
+
+// ---- attention for decoding: one block per query row, no partials, no second launch ----
+// DEC_WARPS warps a block; block = one (batch, query head, query). Warp w scores the
+// visible keys in chunks of 32 (chunk w, w + DEC_WARPS, ...): lane = key, its K row read
+// as VPR 16-byte vectors. For o += p · V the warp covers 32 / VPR keys a pass, VPR lanes
+// per key, each lane one vector of columns. Each warp keeps an online softmax (running
+// max, lane-partial sums); the warps are merged in warp order through shared memory.
+// Assumes head_dim == value_dim == VPR · (16 / element size) and K/V rows that are dense
+// 16-byte vectors (the host checks both).
+#define DEC_WARPS 8
+
+template <int DT>
+__device__ __forceinline__ void unpack16(uint4 raw, float* f) {
+    if (DT == TL_F32) {
+        f[0] = __uint_as_float(raw.x);
+        f[1] = __uint_as_float(raw.y);
+        f[2] = __uint_as_float(raw.z);
+        f[3] = __uint_as_float(raw.w);
+        return;
+    }
+    unsigned int w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+    for (int h = 0; h < 4; ++h) {
+        unsigned short lo = (unsigned short)(w[h] & 0xffffu), hi = (unsigned short)(w[h] >> 16);
+        f[2 * h] = DT == TL_F16 ? f16_to_f32(lo) : bf16_to_f32(lo);
+        f[2 * h + 1] = DT == TL_F16 ? f16_to_f32(hi) : bf16_to_f32(hi);
+    }
+}
+
+template <int DT, int VPR>
+__device__ __forceinline__ void attention_decode(const AttentionGeometry& g, const void* q,
+                                                 const uint4* k, const uint4* v, void* out) {
+    tl_wait_for_predecessor();
+    tl_allow_successor();
+    constexpr int VEC = DT == TL_F32 ? 4 : 8;  // elements per 16-byte vector
+    constexpr int D = VPR * VEC;
+    constexpr int KP = 32 / VPR;  // keys per pass of the p · V product
+    __shared__ float qs[D];
+    __shared__ float warp_m[DEC_WARPS], warp_l[DEC_WARPS];
+    __shared__ float warp_o[DEC_WARPS][D];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const i64 out_row = blockIdx.x;
+    const i64 i = out_row % g.q_len, bh = out_row / g.q_len;
+    const i64 h = bh % g.q_heads, b = bh / g.q_heads;
+    const i64 kv_head = h / g.group;
+    const i64 q_base = g.q_offset + b * g.q_strides[0] + h * g.q_strides[1] + i * g.q_strides[2];
+    for (int c = threadIdx.x; c < D; c += blockDim.x)
+        qs[c] = load_f(q, g.dt, q_base + c * g.q_strides[3]) * g.scale;
+    __syncthreads();
+    const i64 end = visible_end(g, i);
+    const uint4* k_head = k + (g.k_offset + b * g.k_strides[0] + kv_head * g.k_strides[1]) / VEC;
+    const uint4* v_head = v + (g.v_offset + b * g.v_strides[0] + kv_head * g.v_strides[1]) / VEC;
+    const i64 k_step = g.k_strides[2] / VEC, v_step = g.v_strides[2] / VEC;
+    const int sub = lane / VPR, part = lane % VPR;
+    const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
+    float m = NEG_INF, l = 0.0f, o[VEC];
+#pragma unroll
+    for (int e = 0; e < VEC; ++e) o[e] = 0.0f;
+    for (i64 t0 = (i64)warp * 32; t0 < end; t0 += DEC_WARPS * 32) {
+        // Every load of the chunk is issued before any is used: one memory latency a chunk.
+        const i64 key = t0 + lane;
+        uint4 kr[VPR], vr[VPR];
+#pragma unroll
+        for (int u = 0; u < VPR; ++u) kr[u] = key < end ? __ldg(k_head + key * k_step + u) : zero;
+#pragma unroll
+        for (int u = 0; u < VPR; ++u) {
+            i64 vk = t0 + u * KP + sub;
+            vr[u] = vk < end ? __ldg(v_head + vk * v_step + part) : zero;
+        }
+        float s = 0.0f;
+#pragma unroll
+        for (int u = 0; u < VPR; ++u) {
+            float f[VEC];
+            unpack16<DT>(kr[u], f);
+#pragma unroll
+            for (int e = 0; e < VEC; ++e) s = fmaf(f[e], qs[u * VEC + e], s);
+        }
+        const float x = key < end ? s : NEG_INF;
+        const float m_new = fmaxf(m, warp_max(x));  // finite: key t0 is visible
+        const float p = expf(x - m_new), alpha = expf(m - m_new);
+        l = l * alpha + p;
+#pragma unroll
+        for (int e = 0; e < VEC; ++e) o[e] *= alpha;
+#pragma unroll
+        for (int u = 0; u < VPR; ++u) {
+            const float pu = __shfl_sync(0xffffffffu, p, u * KP + sub);
+            float f[VEC];
+            unpack16<DT>(vr[u], f);
+#pragma unroll
+            for (int e = 0; e < VEC; ++e) o[e] = fmaf(pu, f[e], o[e]);
+        }
+        m = m_new;
+    }
+    // Lanes holding the same columns (lane % VPR) sum their keys' shares.
+#pragma unroll
+    for (int offset = VPR; offset < 32; offset <<= 1) {
+#pragma unroll
+        for (int e = 0; e < VEC; ++e) o[e] += __shfl_xor_sync(0xffffffffu, o[e], offset);
+    }
+    const float l_total = warp_sum(l);
+    if (lane == 0) {
+        warp_m[warp] = m;
+        warp_l[warp] = l_total;
+    }
+    if (lane < VPR) {
+#pragma unroll
+        for (int e = 0; e < VEC; ++e) warp_o[warp][lane * VEC + e] = o[e];
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < D; c += blockDim.x) {
+        float best = NEG_INF;
+#pragma unroll
+        for (int w = 0; w < DEC_WARPS; ++w) best = fmaxf(best, warp_m[w]);
+        float total = 0.0f, acc = 0.0f;
+#pragma unroll
+        for (int w = 0; w < DEC_WARPS; ++w) {
+            if (warp_m[w] == NEG_INF) continue;  // this warp saw no key
+            const float weight = expf(warp_m[w] - best);
+            total += warp_l[w] * weight;
+            acc += warp_o[w][c] * weight;
+        }
+        store_f(out, g.dt, out_row * D + c, acc / total);
+    }
+}
+
+#define TL_ATTENTION_DECODE(SUFFIX, DT, VPR)                                                    \
+    extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) tl_attention_decode_##SUFFIX##_##VPR( \
+        AttentionGeometry g, const void* q, const uint4* k, const uint4* v, void* out) {         \
+        attention_decode<DT, VPR>(g, q, k, v, out);                                              \
+    }
+
+TL_ATTENTION_DECODE(f32, TL_F32, 4)
+TL_ATTENTION_DECODE(f32, TL_F32, 8)
+TL_ATTENTION_DECODE(f32, TL_F32, 16)
+TL_ATTENTION_DECODE(f32, TL_F32, 32)
+TL_ATTENTION_DECODE(f16, TL_F16, 4)
+TL_ATTENTION_DECODE(f16, TL_F16, 8)
+TL_ATTENTION_DECODE(f16, TL_F16, 16)
+TL_ATTENTION_DECODE(f16, TL_F16, 32)
+TL_ATTENTION_DECODE(bf16, TL_BF16, 4)
+TL_ATTENTION_DECODE(bf16, TL_BF16, 8)
+TL_ATTENTION_DECODE(bf16, TL_BF16, 16)
+TL_ATTENTION_DECODE(bf16, TL_BF16, 32)
 
 // Merges the splits of each output element in split order: weights exp(m_s − max_s m_s).
 extern "C" __global__ void tl_attention_combine(const float* part_o, const float* part_ml, void* out,

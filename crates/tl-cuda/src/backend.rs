@@ -21,6 +21,12 @@ pub struct CudaBackend {
     pub(crate) arch: String,
     /// Streaming multiprocessors, to size grid-stride launches.
     pub(crate) sm_count: u32,
+    /// Whether kernels that wait for their predecessor in-kernel are launched with
+    /// programmatic stream serialization (sm_90 and later, unless `TL_CUDA_PDL=0`).
+    pub(crate) programmatic_launch: bool,
+    /// Device address ranges of the last op's outputs: the only memory a kernel launched
+    /// next may see being written while it starts (see `launch::launch_dependent`).
+    last_outputs: Mutex<Vec<std::ops::Range<u64>>>,
     name: String,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
     functions: Mutex<HashMap<&'static str, CudaFunction>>,
@@ -81,10 +87,28 @@ impl CudaBackend {
             blas,
             arch: format!("sm_{major}{minor}"),
             sm_count,
+            programmatic_launch: major >= 9
+                && std::env::var_os("TL_CUDA_PDL").is_none_or(|v| v != "0"),
             name,
+            last_outputs: Mutex::new(Vec::new()),
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Whether `tensor`'s buffer may be written by the op run just before the current one,
+    /// which a dependent kernel must not read before it waits.
+    pub(crate) fn written_by_last_op(&self, tensor: &Tensor) -> bool {
+        let Ok(buffer) = crate::launch::cuda_buffer(tensor) else {
+            return true;
+        };
+        let start = buffer.device_address();
+        let range = start..start + buffer.len() as u64;
+        self.last_outputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|r| r.start < range.end && range.start < r.end)
     }
 
     /// Device memory of `bytes` bytes with unspecified contents: from the stream-ordered pool,
@@ -253,7 +277,14 @@ impl Backend for CudaBackend {
     }
 
     fn execute(&self, op: &Op, inputs: &[&Tensor], outputs: &[&Tensor]) -> Result<()> {
-        ops::execute(self, op, inputs, outputs)
+        let result = ops::execute(self, op, inputs, outputs);
+        let ranges = outputs
+            .iter()
+            .filter_map(|t| crate::launch::cuda_buffer(t).ok())
+            .map(|b| b.device_address()..b.device_address() + b.len() as u64)
+            .collect();
+        *self.last_outputs.lock().unwrap_or_else(|e| e.into_inner()) = ranges;
+        result
     }
 
     fn synchronize(&self) -> Result<()> {

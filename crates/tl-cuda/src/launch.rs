@@ -1,9 +1,10 @@
 //! Kernel arguments shared by the op launchers: strided views, dtype codes, grid sizes and
 //! device addresses of tensors.
 
-use cudarc::driver::{DeviceRepr, LaunchConfig};
+use cudarc::driver::{sys, CudaFunction, DeviceRepr, LaunchConfig};
 use tl_tensor::{DType, Layout, Tensor, TensorError};
 
+use crate::backend::CudaBackend;
 use crate::buffer::CudaBuffer;
 
 /// Highest rank a kernel's strided view supports after coalescing (`TL_MAX_RANK`).
@@ -153,4 +154,67 @@ pub fn unit_views(src: &Layout, dst: &Layout) -> (usize, Layout, Layout) {
         Layout::from_parts(shape.clone(), strides, offset / unit).expect("one length")
     };
     (unit, make(a, src.offset()), make(b, dst.offset()))
+}
+
+/// Launches a kernel that calls `tl_wait_for_predecessor()` (kernels/common.cuh) before it
+/// reads what earlier kernels wrote or writes what they read. On sm_90 and later it is
+/// launched with programmatic stream serialization: it may start once every block of its
+/// predecessor has called `tl_allow_successor()`, and do work that depends on nothing
+/// earlier (prefetching weights) while the predecessor finishes. Inside a recorded graph
+/// this becomes a programmatic edge, so a replayed decode step overlaps each kernel's start
+/// with the end of the one before it.
+///
+/// # Safety
+/// `params` point to values matching the kernel's C signature, alive until this returns.
+pub(crate) unsafe fn launch_dependent(
+    backend: &CudaBackend,
+    function: &CudaFunction,
+    config: LaunchConfig,
+    params: &mut [*mut std::ffi::c_void],
+) -> Result<(), TensorError> {
+    let failed = |e: cudarc::driver::DriverError| TensorError::Backend {
+        backend: "cuda".into(),
+        detail: format!("kernel launch failed: {e}"),
+    };
+    backend.context.bind_to_thread().map_err(failed)?;
+    let stream = backend.stream.cu_stream();
+    if !backend.programmatic_launch {
+        return cudarc::driver::result::launch_kernel(
+            function.cu_function(),
+            config.grid_dim,
+            config.block_dim,
+            config.shared_mem_bytes,
+            stream,
+            params,
+        )
+        .map_err(failed);
+    }
+    // SAFETY: a zeroed launch-attribute value is valid; one field is then set.
+    let mut value: sys::CUlaunchAttributeValue = std::mem::zeroed();
+    value.programmaticStreamSerializationAllowed = 1;
+    let mut attribute = sys::CUlaunchAttribute {
+        id: sys::CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
+        pad: [0; 4],
+        value,
+    };
+    let launch_config = sys::CUlaunchConfig {
+        gridDimX: config.grid_dim.0,
+        gridDimY: config.grid_dim.1,
+        gridDimZ: config.grid_dim.2,
+        blockDimX: config.block_dim.0,
+        blockDimY: config.block_dim.1,
+        blockDimZ: config.block_dim.2,
+        sharedMemBytes: config.shared_mem_bytes,
+        hStream: stream,
+        attrs: &mut attribute,
+        numAttrs: 1,
+    };
+    sys::cuLaunchKernelEx(
+        &launch_config,
+        function.cu_function(),
+        params.as_mut_ptr(),
+        std::ptr::null_mut(),
+    )
+    .result()
+    .map_err(failed)
 }

@@ -318,8 +318,21 @@ impl LlamaModel {
         let (q_size, kv_size) = (c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim);
         let heads = |t: &Tensor, count: usize| t.reshape(&[n, count, c.head_dim]);
         let rope = |t: &Tensor| t.rope(positions, style, base, self.position_scale);
+        // The residual stream is `x + pending` (the last block's MLP output, not yet added):
+        // the add is fused into the next norm, one kernel instead of two.
+        let mut pending: Option<Tensor> = None;
+        let norm_of_stream = |x: &mut Tensor, pending: &mut Option<Tensor>, weight: &Tensor| {
+            Ok::<_, LlmError>(match pending.take() {
+                Some(mlp) => {
+                    let (sum, normed) = mlp.add_rms_norm(x, weight, eps)?;
+                    *x = sum;
+                    normed
+                }
+                None => x.rms_norm(weight, eps)?,
+            })
+        };
         for (layer, block) in self.blocks.iter().enumerate() {
-            let h = x.rms_norm(&block.attn_norm, eps)?;
+            let h = norm_of_stream(&mut x, &mut pending, &block.attn_norm)?;
             let (q, k, v) = if let Projections::Joined(_) = block.qkv {
                 // q and k sit side by side in the joined product: one rotation for both.
                 let parts = block
@@ -360,17 +373,23 @@ impl LlamaModel {
             let projected = block.attn_output.apply(&attended, numerics)?;
             let (residual, h) = projected.add_rms_norm(&x, &block.ffn_norm, eps)?;
             let gate_up = block.gate_up.apply(&h, &[c.ffn, c.ffn], numerics)?;
-            let down = block
-                .down
-                .apply(&gate_up[0].swiglu(&gate_up[1])?, numerics)?;
-            x = residual.add(&down)?;
+            pending = Some(
+                block
+                    .down
+                    .apply(&gate_up[0].swiglu(&gate_up[1])?, numerics)?,
+            );
+            x = residual;
         }
-        let last = if all_logits {
-            x
-        } else {
-            x.narrow(0, n - 1, 1)?
+        let last_rows = |t: Tensor| -> Result<Tensor> {
+            Ok(if all_logits {
+                t
+            } else {
+                t.narrow(0, n - 1, 1)?
+            })
         };
-        let normed = last.rms_norm(&self.output_norm, eps)?;
+        let mut last = last_rows(x)?;
+        let mut pending = pending.map(last_rows).transpose()?;
+        let normed = norm_of_stream(&mut last, &mut pending, &self.output_norm)?;
         Ok(self
             .output
             .apply(&normed, self.numerics)?

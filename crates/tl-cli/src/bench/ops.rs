@@ -1,16 +1,22 @@
 //! `tl bench ops`: CPU op throughput with ratios to measured memory bandwidth and to the
-//! GEMM library called directly.
+//! GEMM library called directly; with `--device cuda`, the GPU's decode-step ops
+//! (bench/gpu_ops.rs).
 
 use std::process::ExitCode;
 
 use clap::Args;
 use rayon::prelude::*;
-use tl_tensor::{BinaryOp, DType, Device, ReduceOp, Tensor, UnaryOp};
+use tl_tensor::{BinaryOp, DType, Device, DeviceKind, ReduceOp, Tensor, UnaryOp};
+
+use crate::device_choice::DeviceChoice;
 
 use super::timing::{gb_per_s, median_time};
 
 #[derive(Args)]
 pub struct OpsArgs {
+    /// The device to measure: the CPU's op set, or (cuda) the ops of a GPU decode step.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceChoice,
     /// CPU threads (all cores by default).
     #[arg(long)]
     threads: Option<usize>,
@@ -26,6 +32,13 @@ type StreamOp<'a> = Box<dyn Fn() -> tl_tensor::Result<Tensor> + 'a>;
 const STREAM_ELEMENTS: usize = 16 << 20;
 
 pub fn run(args: &OpsArgs) -> anyhow::Result<ExitCode> {
+    let devices = args.device.devices(args.threads)?;
+    for device in devices.iter().filter(|d| d.kind() != DeviceKind::Cpu) {
+        super::gpu_ops::run(device, args.runs)?;
+    }
+    if !devices.iter().any(|d| d.kind() == DeviceKind::Cpu) {
+        return Ok(ExitCode::SUCCESS);
+    }
     let device = match args.threads {
         Some(n) => Device::cpu_with_threads(n),
         None => Device::cpu(),

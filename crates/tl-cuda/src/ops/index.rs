@@ -236,7 +236,7 @@ fn index_copy(
         ],
     );
     let f = backend.function(FILE, name)?;
-    launch!(
+    launch_dependent!(
         backend,
         f,
         grid(src.numel(), backend.max_blocks()),

@@ -74,6 +74,19 @@ pub(crate) fn try_run(
     };
     let vecs = (k / per_vector) as i64;
     let (x_row_vecs, n) = (vecs, n as i64);
-    launch!(backend, f, config, &x, &x_row_vecs, &w, &y, &vecs, &n)?;
+    // Weights are read before the kernel waits for its predecessor, unless that op wrote them.
+    let prefetch = i32::from(!backend.written_by_last_op(rhs));
+    launch_dependent!(
+        backend,
+        f,
+        config,
+        &x,
+        &x_row_vecs,
+        &w,
+        &y,
+        &vecs,
+        &n,
+        &prefetch
+    )?;
     Ok(true)
 }

@@ -16,6 +16,19 @@ macro_rules! launch {
     }};
 }
 
+/// Like `launch!`, for kernels that call `tl_wait_for_predecessor()` before they touch
+/// memory an earlier kernel writes or reads: where the device allows, they are launched to
+/// start while their predecessor finishes (see `launch::launch_dependent`).
+macro_rules! launch_dependent {
+    ($backend:expr, $function:expr, $config:expr, $($arg:expr),+ $(,)?) => {{
+        let mut params: Vec<*mut std::ffi::c_void> =
+            vec![$( ($arg) as *const _ as *mut std::ffi::c_void ),+];
+        // SAFETY: as for `launch!`: the arguments match the kernel's C signature and live
+        // until the launch returns (the driver copies them).
+        unsafe { $crate::launch::launch_dependent($backend, &$function, $config, &mut params) }
+    }};
+}
+
 mod copy;
 mod creation;
 mod elementwise;

@@ -1,9 +1,10 @@
 //! Launchers: softmax / log_softmax (any axis), rms_norm, add_rms_norm, layer_norm, rope,
-//! swiglu and flash attention (split over the keys when there are few query tiles).
+//! swiglu and attention: flash attention (split over the keys when there are few query
+//! tiles) and a one-block-per-query kernel for decoding.
 
 use cudarc::driver::sys::CUfunction_attribute;
 use cudarc::driver::{DeviceRepr, LaunchConfig};
-use tl_tensor::{Layout, Op, Result, RopeStyle, Tensor, TensorError};
+use tl_tensor::{DType, Layout, Op, Result, RopeStyle, Tensor, TensorError};
 
 use crate::backend::CudaBackend;
 use crate::buffer::CudaBuffer;
@@ -33,6 +34,11 @@ const MAX_HEAD_DIM: usize = 256;
 
 /// A split of the keys covers at least this many, so partials stay few.
 const MIN_KEYS_PER_SPLIT: usize = 128;
+
+/// Queries per head up to which the decoding kernel (one block per query) runs, and its
+/// threads (`DEC_WARPS` warps).
+const MAX_DECODE_QUERIES: usize = 4;
+const DECODE_THREADS: u32 = 256;
 
 /// Dynamic shared memory a kernel may use without opting in.
 const DEFAULT_SHARED_BYTES: usize = 48 * 1024;
@@ -155,7 +161,7 @@ fn rms_norm(backend: &CudaBackend, eps: f64, inputs: &[&Tensor], output: &Tensor
     );
     let (rows, d) = (rows as i64, d as i64);
     let f = backend.function(FILE, "tl_rms_norm")?;
-    launch!(
+    launch_dependent!(
         backend, f, config, &x_rows, &x_step, &xp, &wp, &w_offset, &w_step, &y, &dt, &rows, &d,
         &eps, &group
     )
@@ -187,7 +193,7 @@ fn add_rms_norm(
     );
     let (rows, d) = (rows as i64, d as i64);
     let f = backend.function(FILE, "tl_add_rms_norm")?;
-    launch!(
+    launch_dependent!(
         backend, f, config, &x_rows, &x_step, &xp, &r_rows, &r_step, &rp, &wp, &w_offset, &w_step,
         &sp, &y, &dt, &rows, &d, &eps, &group
     )
@@ -256,7 +262,7 @@ fn rope(
     let (y, dt) = (dense_address(output)?, dtype_code(x.dtype()));
     let (rows, seq, heads, head_dim) = (rows as i64, seq as i64, heads as i64, head_dim as i64);
     let f = backend.function(FILE, "tl_rope")?;
-    launch!(
+    launch_dependent!(
         backend,
         f,
         config,
@@ -291,7 +297,7 @@ fn swiglu(backend: &CudaBackend, inputs: &[&Tensor], output: &Tensor) -> Result<
     );
     let (dt, n) = (dtype_code(output.dtype()), output.numel() as i64);
     let f = backend.function(FILE, "tl_swiglu")?;
-    launch!(
+    launch_dependent!(
         backend,
         f,
         grid(output.numel(), backend.max_blocks()),
@@ -365,6 +371,91 @@ fn vector_rows(tensor: &Tensor) -> i32 {
     )
 }
 
+/// The geometry of an attention launch; the tiling fields (`row_tiles`, `split_len`, `ld*`)
+/// are left for the caller.
+fn attention_geometry(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    positions: Option<&Tensor>,
+    causal: bool,
+    scale: f64,
+) -> Result<AttentionGeometry> {
+    let (batch, q_heads, q_len, head_dim) =
+        (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
+    let (kv_heads, kv_len, value_dim) = (k.shape()[1], k.shape()[2], v.shape()[3]);
+    Ok(AttentionGeometry {
+        q_offset: q.layout().offset() as i64,
+        k_offset: k.layout().offset() as i64,
+        v_offset: v.layout().offset() as i64,
+        q_strides: strides4(q.layout()),
+        k_strides: strides4(k.layout()),
+        v_strides: strides4(v.layout()),
+        q_heads: q_heads as i64,
+        kv_heads: kv_heads as i64,
+        q_len: q_len as i64,
+        kv_len: kv_len as i64,
+        head_dim: head_dim as i64,
+        value_dim: value_dim as i64,
+        group: (q_heads / kv_heads) as i64,
+        rows: (q_heads / kv_heads * q_len) as i64,
+        row_tiles: 0,
+        split_len: 0,
+        out_rows: (batch * q_heads * q_len) as i64,
+        causal: i32::from(causal),
+        dt: dtype_code(q.dtype()),
+        scale: scale as f32,
+        ldq: 0,
+        ldk: 0,
+        ldv: 0,
+        q_vec: vector_rows(q),
+        k_vec: vector_rows(k),
+        v_vec: vector_rows(v),
+        pos_dt: positions.map_or(-1, |p| dtype_code(p.dtype())),
+        pos_address: positions.map_or(Ok(0), base_address)?,
+        pos_offset: positions.map_or(0, |p| p.layout().offset() as i64),
+        pos_stride: positions.map_or(0, |p| p.layout().strides()[0] as i64),
+    })
+}
+
+/// The decoding kernel for a few queries over keys and values whose rows are dense 16-byte
+/// vectors, with `head_dim == value_dim` a whole number of vectors that divides a warp;
+/// `None` where the flash kernels must run.
+fn decode_kernel(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    q_len: usize,
+    kv_len: usize,
+) -> Option<&'static str> {
+    let (head_dim, value_dim) = (q.shape()[3], v.shape()[3]);
+    let per_vector = 16 / q.dtype().block_bytes();
+    if q_len > MAX_DECODE_QUERIES
+        || kv_len == 0
+        || head_dim != value_dim
+        || !head_dim.is_multiple_of(per_vector)
+        || vector_rows(k) == 0
+        || vector_rows(v) == 0
+    {
+        return None;
+    }
+    Some(match (q.dtype(), head_dim / per_vector) {
+        (DType::F32, 4) => "tl_attention_decode_f32_4",
+        (DType::F32, 8) => "tl_attention_decode_f32_8",
+        (DType::F32, 16) => "tl_attention_decode_f32_16",
+        (DType::F32, 32) => "tl_attention_decode_f32_32",
+        (DType::F16, 4) => "tl_attention_decode_f16_4",
+        (DType::F16, 8) => "tl_attention_decode_f16_8",
+        (DType::F16, 16) => "tl_attention_decode_f16_16",
+        (DType::F16, 32) => "tl_attention_decode_f16_32",
+        (DType::BF16, 4) => "tl_attention_decode_bf16_4",
+        (DType::BF16, 8) => "tl_attention_decode_bf16_8",
+        (DType::BF16, 16) => "tl_attention_decode_bf16_16",
+        (DType::BF16, 32) => "tl_attention_decode_bf16_32",
+        _ => return None,
+    })
+}
+
 fn attention(
     backend: &CudaBackend,
     causal: bool,
@@ -386,6 +477,25 @@ fn attention(
     }
     let group = q_heads / kv_heads;
     let rows = group * q_len;
+    if let Some(name) = decode_kernel(q, k, v, q_len, kv_len) {
+        let geometry = AttentionGeometry {
+            split_len: kv_len as i64,
+            ..attention_geometry(q, k, v, positions, causal, scale)?
+        };
+        let f = backend.function(FILE, name)?;
+        let config = LaunchConfig {
+            grid_dim: ((batch * q_heads * q_len) as u32, 1, 1),
+            block_dim: (DECODE_THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let (qp, kp, vp, y) = (
+            base_address(q)?,
+            base_address(k)?,
+            base_address(v)?,
+            dense_address(output)?,
+        );
+        return launch_dependent!(backend, f, config, &geometry, &qp, &kp, &vp, &y);
+    }
     // Few rows (decoding): the narrow kernel spreads them over all four warps.
     let narrow = rows <= ATTENTION_NARROW_ROWS;
     let block_rows = if narrow {
@@ -427,36 +537,12 @@ fn attention(
         4 * (block_rows * dpad + ATTENTION_KEYS * (ldk + ldv) + block_rows * ATTENTION_KEYS);
     let out_rows = batch * q_heads * q_len;
     let geometry = AttentionGeometry {
-        q_offset: q.layout().offset() as i64,
-        k_offset: k.layout().offset() as i64,
-        v_offset: v.layout().offset() as i64,
-        q_strides: strides4(q.layout()),
-        k_strides: strides4(k.layout()),
-        v_strides: strides4(v.layout()),
-        q_heads: q_heads as i64,
-        kv_heads: kv_heads as i64,
-        q_len: q_len as i64,
-        kv_len: kv_len as i64,
-        head_dim: head_dim as i64,
-        value_dim: value_dim as i64,
-        group: group as i64,
-        rows: rows as i64,
         row_tiles: row_tiles as i64,
         split_len: split_len as i64,
-        out_rows: out_rows as i64,
-        causal: i32::from(causal),
-        dt: dtype_code(q.dtype()),
-        scale: scale as f32,
         ldq: dpad as i32,
         ldk: ldk as i32,
         ldv: ldv as i32,
-        q_vec: vector_rows(q),
-        k_vec: vector_rows(k),
-        v_vec: vector_rows(v),
-        pos_dt: positions.map_or(-1, |p| dtype_code(p.dtype())),
-        pos_address: positions.map_or(Ok(0), base_address)?,
-        pos_offset: positions.map_or(0, |p| p.layout().offset() as i64),
-        pos_stride: positions.map_or(0, |p| p.layout().strides()[0] as i64),
+        ..attention_geometry(q, k, v, positions, causal, scale)?
     };
     let name = match (narrow, value_dim) {
         (false, 0..=32) => "tl_attention_1",

@@ -221,6 +221,13 @@ fn attention_cases(cases: &mut Vec<Case>, dtype: DType) {
         );
         // Nothing to attend from.
         push(8, q(&[1, 2, 0, 8]), kv(&[1, 2, 3, 8]), kv(&[1, 2, 3, 8]));
+        // A few queries with head dims of whole 16-byte rows: the GPU's decoding kernel.
+        push(
+            32,
+            q(&[1, 4, 3, 32]),
+            kv(&[1, 2, 40, 32]),
+            kv(&[1, 2, 40, 32]),
+        );
     }
     // Queries at given positions in a whole KV cache (decode and prefill steps): the keys
     // past the largest position are never read, so the cases place them well inside.
@@ -248,6 +255,22 @@ fn attention_cases(cases: &mut Vec<Case>, dtype: DType) {
         kv(&[1, 1, 300, 16]),
         kv(&[1, 1, 300, 16]),
         positions(DType::I32, &(100..170).map(f64::from).collect::<Vec<_>>()),
+    );
+    // Decoding shapes of real models (head_dim 64 and 128, GQA) in a cache stored
+    // [len, kv_heads, dim], with more keys than one pass of the GPU's decoding kernel.
+    at(
+        64,
+        q(&[1, 8, 1, 64]),
+        kv(&[1, 2, 600, 64]).with_view(View::Permuted(vec![0, 2, 1, 3])),
+        kv(&[1, 2, 600, 64]).with_view(View::Permuted(vec![0, 2, 1, 3])),
+        positions(DType::I32, &[517.0]),
+    );
+    at(
+        128,
+        q(&[1, 4, 2, 128]),
+        kv(&[1, 2, 300, 128]),
+        kv(&[1, 2, 300, 128]),
+        positions(DType::I64, &[250.0, 251.0]),
     );
     at(
         8,
