@@ -4,8 +4,8 @@
 // Launch geometry and assumptions:
 //   tl_matvec_<dtype>_r<R>: MV_WARPS warps a block, one warp per weight row j (grid =
 //     ceil(n / MV_WARPS)); the warp's lanes stream the row as 16-byte vectors, eight loads in
-//     flight per lane and the next eight loaded before these are used (the tail predicated,
-//     not looped), past L1 (the weights are read once); x rows come through the caches.
+//     flight per lane (the tail predicated, not looped), past L1 (the weights are read
+//     once); x rows come through the caches.
 //     Launched as dependent kernels: the first weights load before waiting for x's writer
 //     (unless that kernel wrote the weights: `prefetch` 0).
 //     k is a multiple of the vector (4 f32, 8 f16/bf16); w, x and the x row stride are
@@ -81,11 +81,11 @@ __device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uin
     float acc[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) acc[r] = 0.0f;
-    // The next batch is loaded before this one is used, and the tail is predicated inside a
-    // batch, so a lane always has a batch of loads in flight; the additions keep v's order.
+    // The tail is predicated inside a batch, so its loads are in flight together; the
+    // additions keep v's order. (A second batch in flight would double the registers, and
+    // so halve the blocks an SM holds, for the long rows alone.)
     for (i64 v0 = lane; v0 < vecs; v0 += 32 * MV_UNROLL) {
-        uint4 next[MV_UNROLL];
-        load_batch<R, DT>(row, v0 + 32 * MV_UNROLL, vecs, true, next);
+        if (v0 != lane) load_batch<R, DT>(row, v0, vecs, true, wv);
 #pragma unroll
         for (int u = 0; u < MV_UNROLL; ++u) {
             const i64 v = v0 + 32 * u;
@@ -93,8 +93,6 @@ __device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uin
 #pragma unroll
             for (int r = 0; r < R; ++r) acc[r] += dot16<DT>(wv[u], x[r * x_row_vecs + v]);
         }
-#pragma unroll
-        for (int u = 0; u < MV_UNROLL; ++u) wv[u] = next[u];
     }
 #pragma unroll
     for (int r = 0; r < R; ++r) {

@@ -5,7 +5,8 @@
 // identical run to run.
 //
 // Launch geometry and assumptions:
-//   Row ops (softmax, norms): 256 threads a block (1024 for a few long rows). A row is
+//   Row ops (softmax, norms): 256 threads a block (1024 for a few long rows); dense
+//     rms_norm / add_rms_norm rows of 16-byte vectors use tl_*rms_norm_vec (see there). A row is
 //     handled by one warp (`group` 32, eight rows a block: short rows) or by the whole block
 //     (`group` = the block: long rows), rows grid-strided. A row is described by a Strided view of its start (all axes but the last,
 //     with the tensor's offset) and the element stride of its last axis; the host permutes
@@ -213,6 +214,111 @@ extern "C" __global__ void __launch_bounds__(1024) tl_add_rms_norm(Strided x_row
         }
     }
 }
+
+// ---- rms_norm / add_rms_norm of dense rows in 16-byte vectors ----
+// One block of NORM_VEC_THREADS a row (grid-stride over rows); thread t holds vectors
+// t, t + NORM_VEC_THREADS, ... (at most NORM_VEC_KEPT) of x (+ residual) and of w in
+// registers from one batch of loads to the store of y. Assumes dense rows for every tensor
+// (x, residual, w, sum, y), 16-byte aligned, and d a multiple of the vector with
+// d / vector <= NORM_VEC_THREADS · NORM_VEC_KEPT (the host checks).
+#define NORM_VEC_THREADS 256
+#define NORM_VEC_KEPT 4
+
+// The elements of a 16-byte vector of dtype DT as f32, and back (rounded to nearest even).
+template <int DT>
+__device__ __forceinline__ void unpack16(uint4 raw, float* f) {
+    if (DT == TL_F32) {
+        f[0] = __uint_as_float(raw.x);
+        f[1] = __uint_as_float(raw.y);
+        f[2] = __uint_as_float(raw.z);
+        f[3] = __uint_as_float(raw.w);
+        return;
+    }
+    unsigned int w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+    for (int h = 0; h < 4; ++h) {
+        unsigned short lo = (unsigned short)(w[h] & 0xffffu), hi = (unsigned short)(w[h] >> 16);
+        f[2 * h] = DT == TL_F16 ? f16_to_f32(lo) : bf16_to_f32(lo);
+        f[2 * h + 1] = DT == TL_F16 ? f16_to_f32(hi) : bf16_to_f32(hi);
+    }
+}
+
+template <int DT>
+__device__ __forceinline__ uint4 pack16(const float* f) {
+    if (DT == TL_F32) return make_uint4(__float_as_uint(f[0]), __float_as_uint(f[1]), __float_as_uint(f[2]), __float_as_uint(f[3]));
+    unsigned int w[4];
+#pragma unroll
+    for (int h = 0; h < 4; ++h) {
+        unsigned int lo = DT == TL_F16 ? f32_to_f16(f[2 * h]) : f32_to_bf16(f[2 * h]);
+        unsigned int hi = DT == TL_F16 ? f32_to_f16(f[2 * h + 1]) : f32_to_bf16(f[2 * h + 1]);
+        w[h] = lo | (hi << 16);
+    }
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+template <int DT, bool ADD>
+__device__ __forceinline__ void rms_norm_vec(const uint4* x, const uint4* residual, const uint4* w,
+                                             uint4* sum, uint4* y, i64 rows, i64 vecs, i64 d, double eps) {
+    constexpr int VEC = DT == TL_F32 ? 4 : 8;
+    tl_wait_for_predecessor();
+    tl_allow_successor();
+    __shared__ float scratch[32];
+    for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
+        uint4 raw[NORM_VEC_KEPT], raw_residual[NORM_VEC_KEPT], weight[NORM_VEC_KEPT];
+        const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
+#pragma unroll
+        for (int t = 0; t < NORM_VEC_KEPT; ++t) {
+            const i64 v = threadIdx.x + (i64)t * NORM_VEC_THREADS;
+            raw[t] = v < vecs ? x[row * vecs + v] : zero;
+            if (ADD) raw_residual[t] = v < vecs ? residual[row * vecs + v] : zero;
+            weight[t] = v < vecs ? w[v] : zero;
+        }
+        float kept[NORM_VEC_KEPT][VEC];
+        float ss = 0.0f;
+#pragma unroll
+        for (int t = 0; t < NORM_VEC_KEPT; ++t) {
+            const i64 v = threadIdx.x + (i64)t * NORM_VEC_THREADS;
+            unpack16<DT>(raw[t], kept[t]);
+            if (ADD) {
+                float r[VEC];
+                unpack16<DT>(raw_residual[t], r);
+                // Normalised is the sum as stored, rounded to the dtype.
+#pragma unroll
+                for (int e = 0; e < VEC; ++e) kept[t][e] = round_to(DT, kept[t][e] + r[e]);
+                if (v < vecs) sum[row * vecs + v] = pack16<DT>(kept[t]);
+            }
+#pragma unroll
+            for (int e = 0; e < VEC; ++e) ss += kept[t][e] * kept[t][e];
+        }
+        ss = group_sum(ss, NORM_VEC_THREADS, scratch);
+        const float scale = (float)(1.0 / sqrt((double)ss / (double)d + eps));
+#pragma unroll
+        for (int t = 0; t < NORM_VEC_KEPT; ++t) {
+            const i64 v = threadIdx.x + (i64)t * NORM_VEC_THREADS;
+            if (v >= vecs) continue;
+            float f[VEC], out[VEC];
+            unpack16<DT>(weight[t], f);
+#pragma unroll
+            for (int e = 0; e < VEC; ++e) out[e] = kept[t][e] * scale * f[e];
+            y[row * vecs + v] = pack16<DT>(out);
+        }
+    }
+}
+
+#define TL_RMS_NORM_VEC(SUFFIX, DT)                                                              \
+    extern "C" __global__ void __launch_bounds__(NORM_VEC_THREADS) tl_rms_norm_vec_##SUFFIX(     \
+        const uint4* x, const uint4* w, uint4* y, i64 rows, i64 vecs, i64 d, double eps) {       \
+        rms_norm_vec<DT, false>(x, nullptr, w, nullptr, y, rows, vecs, d, eps);                  \
+    }                                                                                            \
+    extern "C" __global__ void __launch_bounds__(NORM_VEC_THREADS) tl_add_rms_norm_vec_##SUFFIX( \
+        const uint4* x, const uint4* residual, const uint4* w, uint4* sum, uint4* y, i64 rows,   \
+        i64 vecs, i64 d, double eps) {                                                           \
+        rms_norm_vec<DT, true>(x, residual, w, sum, y, rows, vecs, d, eps);                      \
+    }
+
+TL_RMS_NORM_VEC(f32, TL_F32)
+TL_RMS_NORM_VEC(f16, TL_F16)
+TL_RMS_NORM_VEC(bf16, TL_BF16)
 
 // ---- layer_norm: two passes (mean, then the variance of the centred row) ----
 extern "C" __global__ void __launch_bounds__(1024) tl_layer_norm(Strided x_rows, i64 x_step, const void* x, const void* w,
@@ -596,24 +702,6 @@ TL_ATTENTION(8)
 // Assumes head_dim == value_dim == VPR · (16 / element size) and K/V rows that are dense
 // 16-byte vectors (the host checks both).
 #define DEC_WARPS 8
-
-template <int DT>
-__device__ __forceinline__ void unpack16(uint4 raw, float* f) {
-    if (DT == TL_F32) {
-        f[0] = __uint_as_float(raw.x);
-        f[1] = __uint_as_float(raw.y);
-        f[2] = __uint_as_float(raw.z);
-        f[3] = __uint_as_float(raw.w);
-        return;
-    }
-    unsigned int w[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-    for (int h = 0; h < 4; ++h) {
-        unsigned short lo = (unsigned short)(w[h] & 0xffffu), hi = (unsigned short)(w[h] >> 16);
-        f[2 * h] = DT == TL_F16 ? f16_to_f32(lo) : bf16_to_f32(lo);
-        f[2 * h + 1] = DT == TL_F16 ? f16_to_f32(hi) : bf16_to_f32(hi);
-    }
-}
 
 template <int DT, int VPR>
 __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, const void* q,

@@ -35,6 +35,10 @@ const MAX_HEAD_DIM: usize = 256;
 /// A split of the keys covers at least this many, so partials stay few.
 const MIN_KEYS_PER_SPLIT: usize = 128;
 
+/// Threads of the vector norm kernels and the vectors each keeps (`NORM_VEC_*`).
+const NORM_VEC_THREADS: usize = 256;
+const NORM_VEC_KEPT: usize = 4;
+
 /// Queries per head up to which the decoding kernel (one block per query) runs, and its
 /// threads (`DEC_WARPS` warps).
 const MAX_DECODE_QUERIES: usize = 4;
@@ -146,12 +150,81 @@ fn softmax(
     )
 }
 
+/// Addresses of the first element of each tensor when all are dense and 16-byte aligned with
+/// rows of `d` elements that the vector kernels (`tl_*rms_norm_vec`) take, else `None`.
+fn vector_rows_of(tensors: &[&Tensor], d: usize) -> Result<Option<Vec<u64>>> {
+    let dtype = tensors[0].dtype();
+    let per_vector = 16 / dtype.block_bytes();
+    if !matches!(dtype, DType::F32 | DType::F16 | DType::BF16)
+        || d == 0
+        || !d.is_multiple_of(per_vector)
+        || d / per_vector > NORM_VEC_THREADS * NORM_VEC_KEPT
+    {
+        return Ok(None);
+    }
+    let mut addresses = Vec::with_capacity(tensors.len());
+    for tensor in tensors {
+        let address =
+            base_address(tensor)? + (tensor.layout().offset() * dtype.block_bytes()) as u64;
+        if !tensor.is_contiguous() || !address.is_multiple_of(16) {
+            return Ok(None);
+        }
+        addresses.push(address);
+    }
+    Ok(Some(addresses))
+}
+
+/// The grid of the vector norm kernels: a block a row, grid-stride beyond.
+fn vector_norm_launch(backend: &CudaBackend, rows: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (
+            rows.clamp(1, backend.max_blocks() as usize * 4) as u32,
+            1,
+            1,
+        ),
+        block_dim: (NORM_VEC_THREADS as u32, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+fn vector_norm_kernel(dtype: DType, add: bool) -> &'static str {
+    match (dtype, add) {
+        (DType::F32, false) => "tl_rms_norm_vec_f32",
+        (DType::F16, false) => "tl_rms_norm_vec_f16",
+        (_, false) => "tl_rms_norm_vec_bf16",
+        (DType::F32, true) => "tl_add_rms_norm_vec_f32",
+        (DType::F16, true) => "tl_add_rms_norm_vec_f16",
+        (_, true) => "tl_add_rms_norm_vec_bf16",
+    }
+}
+
 fn rms_norm(backend: &CudaBackend, eps: f64, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
     let (x, weight) = (inputs[0], inputs[1]);
+    let d = x.shape()[x.rank() - 1];
+    let rows = x.numel() / d.max(1);
+    if let Some(addresses) = vector_rows_of(&[x, weight, output], d)? {
+        let f = backend.function(FILE, vector_norm_kernel(x.dtype(), false))?;
+        let (rows, vecs, d) = (
+            rows as i64,
+            (d / (16 / x.dtype().block_bytes())) as i64,
+            d as i64,
+        );
+        let (xp, wp, y) = (addresses[0], addresses[1], addresses[2]);
+        return launch_dependent!(
+            backend,
+            f,
+            vector_norm_launch(backend, rows as usize),
+            &xp,
+            &wp,
+            &y,
+            &rows,
+            &vecs,
+            &d,
+            &eps
+        );
+    }
     let (x_rows, x_step) = row_view("rms_norm", x.layout())?;
     let (w_offset, w_step) = vector_view(weight.layout());
-    let d = x.shape()[x.rank() - 1];
-    let rows = x.numel() / d;
     let (group, config) = row_launch(backend, rows, d);
     let (xp, wp, y, dt) = (
         base_address(x)?,
@@ -175,11 +248,40 @@ fn add_rms_norm(
     normed: &Tensor,
 ) -> Result<()> {
     let (x, residual, weight) = (inputs[0], inputs[1], inputs[2]);
+    let d = x.shape()[x.rank() - 1];
+    let rows = x.numel() / d.max(1);
+    if let Some(addresses) = vector_rows_of(&[x, residual, weight, sum, normed], d)? {
+        let f = backend.function(FILE, vector_norm_kernel(x.dtype(), true))?;
+        let (rows, vecs, d) = (
+            rows as i64,
+            (d / (16 / x.dtype().block_bytes())) as i64,
+            d as i64,
+        );
+        let (xp, rp, wp, sp, y) = (
+            addresses[0],
+            addresses[1],
+            addresses[2],
+            addresses[3],
+            addresses[4],
+        );
+        return launch_dependent!(
+            backend,
+            f,
+            vector_norm_launch(backend, rows as usize),
+            &xp,
+            &rp,
+            &wp,
+            &sp,
+            &y,
+            &rows,
+            &vecs,
+            &d,
+            &eps
+        );
+    }
     let (x_rows, x_step) = row_view("add_rms_norm", x.layout())?;
     let (r_rows, r_step) = row_view("add_rms_norm", residual.layout())?;
     let (w_offset, w_step) = vector_view(weight.layout());
-    let d = x.shape()[x.rank() - 1];
-    let rows = x.numel() / d;
     let (group, config) = row_launch(backend, rows, d);
     let (xp, rp, wp) = (
         base_address(x)?,

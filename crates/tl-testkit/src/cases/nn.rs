@@ -68,6 +68,9 @@ fn norm_cases(cases: &mut Vec<Case>, dtype: DType) {
         (vec![5, 33], View::Narrowed),
         (vec![4, 7, 33], View::Broadcast(vec![1, 7, 33])),
         (vec![0, 33], View::Dense),
+        // Dense rows of whole 16-byte vectors: the GPU's vector kernels (decoding's one row).
+        (vec![1, 2048], View::Dense),
+        (vec![6, 576], View::Dense),
     ];
     for (eps, (shape, view)) in [1e-6, 1e-5].into_iter().cycle().zip(shapes) {
         let dim = *shape.last().expect("rank ≥ 1");
@@ -85,6 +88,14 @@ fn norm_cases(cases: &mut Vec<Case>, dtype: DType) {
         cases.push(Case::new(
             Op::LayerNorm { eps },
             vec![input, w(dim), uniform(&[dim], dtype, -1.0, 1.0)],
+            tol,
+        ));
+    }
+    // Everything dense, as the GPU's vector kernel takes it (the cases above narrow w).
+    for shape in [[1, 2048], [6, 576], [2, 8200]] {
+        cases.push(Case::new(
+            Op::AddRmsNorm { eps: 1e-5 },
+            vec![x(&shape), x(&shape), w(shape[1])],
             tol,
         ));
     }
