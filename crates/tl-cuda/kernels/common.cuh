@@ -55,9 +55,11 @@ __device__ __forceinline__ tl_bf16 f32_to_bf16(float f) {
 // Programmatic dependent launch (sm_90 and later; no-ops before). A kernel the host launches
 // with `launch_dependent` may start while the kernel before it still runs: it must call
 // tl_wait_for_predecessor() (every thread) before it reads memory an earlier kernel wrote or
-// writes memory an earlier kernel reads; before that it may only read what no kernel of the
-// step writes (weights). tl_allow_successor() lets the next such kernel start; called right
-// after the wait, at most two kernels overlap.
+// writes memory an earlier kernel reads; before that it may only read what no kernel still
+// running writes (the host tracks which buffers those are). tl_allow_successor() lets the
+// next such kernel start: most kernels call it right after the wait, so at most two overlap;
+// short kernels followed by a mat-vec call it first (the host is told, and counts their
+// predecessors' outputs as still being written).
 __device__ __forceinline__ void tl_wait_for_predecessor() {
 #if __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");

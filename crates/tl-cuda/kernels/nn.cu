@@ -260,8 +260,10 @@ template <int DT, bool ADD>
 __device__ __forceinline__ void rms_norm_vec(const uint4* x, const uint4* residual, const uint4* w,
                                              uint4* sum, uint4* y, i64 rows, i64 vecs, i64 d, double eps) {
     constexpr int VEC = DT == TL_F32 ? 4 : 8;
-    tl_wait_for_predecessor();
+    // The successor (a mat-vec reading the normalised row) may start prefetching its weights
+    // at once: this short kernel gives it the whole wait for the kernel before.
     tl_allow_successor();
+    tl_wait_for_predecessor();
     __shared__ float scratch[32];
     for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
         uint4 raw[NORM_VEC_KEPT], raw_residual[NORM_VEC_KEPT], weight[NORM_VEC_KEPT];
@@ -401,8 +403,8 @@ extern "C" __global__ void tl_rope(int interleaved, Strided x_rows, i64 head_ste
 // ---- swiglu: silu(gate) · up ----
 extern "C" __global__ void tl_swiglu(Strided gate_view, Strided up_view, const void* gate,
                                      const void* up, void* y, int dt, i64 n) {
+    tl_allow_successor();  // as in rms_norm_vec: the down projection prefetches meanwhile
     tl_wait_for_predecessor();
-    tl_allow_successor();
     TL_GRID_LOOP(i, n) {
         float g = load_f(gate, dt, strided_offset(gate_view, i));
         float u = load_f(up, dt, strided_offset(up_view, i));

@@ -24,9 +24,13 @@ pub struct CudaBackend {
     /// Whether kernels that wait for their predecessor in-kernel are launched with
     /// programmatic stream serialization (sm_90 and later, unless `TL_CUDA_PDL=0`).
     pub(crate) programmatic_launch: bool,
-    /// Device address ranges of the last op's outputs: the only memory a kernel launched
-    /// next may see being written while it starts (see `launch::launch_dependent`).
-    last_outputs: Mutex<Vec<std::ops::Range<u64>>>,
+    /// Device address ranges that kernels still running when the next kernel starts may
+    /// write: the last op's outputs, and those of the ops before it back to the last one
+    /// whose kernels let their successor start only after waiting (see
+    /// `launch::launch_dependent`).
+    in_flight_outputs: Mutex<Vec<std::ops::Range<u64>>>,
+    /// Set by a launcher whose kernel lets its successor start before it waits itself.
+    early_successor: std::sync::atomic::AtomicBool,
     name: String,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
     functions: Mutex<HashMap<&'static str, CudaFunction>>,
@@ -90,25 +94,32 @@ impl CudaBackend {
             programmatic_launch: major >= 9
                 && std::env::var_os("TL_CUDA_PDL").is_none_or(|v| v != "0"),
             name,
-            last_outputs: Mutex::new(Vec::new()),
+            in_flight_outputs: Mutex::new(Vec::new()),
+            early_successor: std::sync::atomic::AtomicBool::new(false),
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Whether `tensor`'s buffer may be written by the op run just before the current one,
-    /// which a dependent kernel must not read before it waits.
-    pub(crate) fn written_by_last_op(&self, tensor: &Tensor) -> bool {
+    /// Whether `tensor`'s buffer may be written by a kernel still running when the next
+    /// kernel starts; a dependent kernel must not read it before it waits.
+    pub(crate) fn may_be_written_in_flight(&self, tensor: &Tensor) -> bool {
         let Ok(buffer) = crate::launch::cuda_buffer(tensor) else {
             return true;
         };
         let start = buffer.device_address();
         let range = start..start + buffer.len() as u64;
-        self.last_outputs
+        self.in_flight_outputs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .any(|r| r.start < range.end && range.start < r.end)
+    }
+
+    /// Called by a launcher whose kernel calls `tl_allow_successor()` before it waits.
+    pub(crate) fn note_early_successor(&self) {
+        self.early_successor
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Device memory of `bytes` bytes with unspecified contents: from the stream-ordered pool,
@@ -277,13 +288,21 @@ impl Backend for CudaBackend {
     }
 
     fn execute(&self, op: &Op, inputs: &[&Tensor], outputs: &[&Tensor]) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        self.early_successor.store(false, Ordering::Relaxed);
         let result = ops::execute(self, op, inputs, outputs);
         let ranges = outputs
             .iter()
             .filter_map(|t| crate::launch::cuda_buffer(t).ok())
-            .map(|b| b.device_address()..b.device_address() + b.len() as u64)
-            .collect();
-        *self.last_outputs.lock().unwrap_or_else(|e| e.into_inner()) = ranges;
+            .map(|b| b.device_address()..b.device_address() + b.len() as u64);
+        let mut in_flight = self
+            .in_flight_outputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !self.early_successor.load(Ordering::Relaxed) {
+            in_flight.clear();
+        }
+        in_flight.extend(ranges);
         result
     }
 

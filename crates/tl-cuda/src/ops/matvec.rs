@@ -74,8 +74,9 @@ pub(crate) fn try_run(
     };
     let vecs = (k / per_vector) as i64;
     let (x_row_vecs, n) = (vecs, n as i64);
-    // Weights are read before the kernel waits for its predecessor, unless that op wrote them.
-    let prefetch = i32::from(!backend.written_by_last_op(rhs));
+    // Weights are read before the kernel waits for its predecessor, unless a kernel that
+    // may still run then writes them.
+    let prefetch = i32::from(!backend.may_be_written_in_flight(rhs));
     launch_dependent!(
         backend,
         f,

@@ -210,6 +210,7 @@ fn rms_norm(backend: &CudaBackend, eps: f64, inputs: &[&Tensor], output: &Tensor
             d as i64,
         );
         let (xp, wp, y) = (addresses[0], addresses[1], addresses[2]);
+        backend.note_early_successor();
         return launch_dependent!(
             backend,
             f,
@@ -264,6 +265,7 @@ fn add_rms_norm(
             addresses[3],
             addresses[4],
         );
+        backend.note_early_successor();
         return launch_dependent!(
             backend,
             f,
@@ -399,6 +401,7 @@ fn swiglu(backend: &CudaBackend, inputs: &[&Tensor], output: &Tensor) -> Result<
     );
     let (dt, n) = (dtype_code(output.dtype()), output.numel() as i64);
     let f = backend.function(FILE, "tl_swiglu")?;
+    backend.note_early_successor();
     launch_dependent!(
         backend,
         f,

@@ -72,7 +72,15 @@ pub fn cases() -> Vec<Case> {
         // Decoding's products: one to four rows against a dense [n, k] weight, k a whole
         // number of 16-byte vectors (the GPU's streaming mat-vec) with and without a tail
         // past its unrolled loop, plus a batch of rows and an unaligned k.
-        for (rows, k, n) in [(1, 64, 33), (2, 1032, 17), (3, 256, 9), (4, 4104, 3)] {
+        // One row with long rows (the GPU's long-row kernel): within and past one batch.
+        for (rows, k, n) in [
+            (1, 64, 33),
+            (2, 1032, 17),
+            (3, 256, 9),
+            (4, 4104, 3),
+            (1, 5632, 20),
+            (1, 7176, 5),
+        ] {
             push(matmul(false, true), x(&[rows, k]), x(&[n, k]));
         }
         push(matmul(false, true), x(&[2, 1, 128]), x(&[40, 128]));
