@@ -221,6 +221,9 @@ extern "C" __global__ void tl_quantize_blocks(int format, Strided src, const voi
 
 extern "C" __global__ void tl_quantize_activation(Strided src, const void* x, int dt, signed char* qs,
                                                   float4* ds, i64 n_blocks) {
+    // Short: the mat-vec after it may start (and prefetch its weights) at once.
+    tl_allow_successor();
+    tl_wait_for_predecessor();
     int lane = threadIdx.x & 31;
     i64 warp = ((i64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     i64 n_warps = ((i64)gridDim.x * blockDim.x) >> 5;
@@ -547,6 +550,22 @@ __device__ __forceinline__ void qmv(const unsigned char* w, const unsigned char*
     i64 act_blocks = k / 32;
     int nb = (int)blocks_per_row;
     int chunks = (nb + F::CHUNK - 1) / F::CHUNK;
+
+    // This warp's first weight row is pulled into L2 while the kernel before this one (the
+    // activations' quantization) finishes. A prefetch only warms the coherent L2, so it is
+    // safe whoever writes the weights.
+    {
+        i64 first = split == 1 ? (i64)blockIdx.x * QMV_WARPS + warp
+                               : (i64)blockIdx.x * (QMV_WARPS / split) + warp / split;
+        if (first < n) {
+            const unsigned char* row = w + (w_offset + first * w_stride) * F::BYTES;
+            for (i64 at = (i64)lane * 128; at < (i64)nb * F::BYTES; at += 32 * 128) {
+                if (row + at < w_limit) asm volatile("prefetch.global.L2 [%0];" ::"l"(row + at));
+            }
+        }
+    }
+    tl_wait_for_predecessor();
+    tl_allow_successor();
 
     for (i64 tile = blockIdx.y; tile * NR < m; tile += gridDim.y) {
         const signed char* xq[NR];
