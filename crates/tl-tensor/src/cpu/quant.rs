@@ -267,6 +267,14 @@ fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tens
             .enumerate()
             .for_each(|(task, out)| {
                 let first = task * columns;
+                if TypeId::of::<T>() == TypeId::of::<f32>() {
+                    if let Some(w) = weights.dense_rows(first..first + out.len()) {
+                        // f32 results go straight to the output: one kernel call per task.
+                        let out: &mut [f32] = bytemuck::cast_slice_mut(out);
+                        B::dot_rows(simd, w, act, out);
+                        return;
+                    }
+                }
                 let mut results = [0.0f32; MATVEC_CHUNK];
                 for (c, out) in out.chunks_mut(MATVEC_CHUNK).enumerate() {
                     let first = first + c * MATVEC_CHUNK;

@@ -13,6 +13,8 @@
 //! without its own AVX2 kernel would get the portable one compiled with AVX2 enabled.
 
 mod activation;
+#[cfg(target_arch = "x86_64")]
+mod pair_rows;
 mod q4_0;
 mod q4_1;
 mod q4_k;

@@ -56,9 +56,11 @@ impl QuantBlock for BlockQ4_1 {
     fn dot_rows(simd: Simd, w: &[Self], x: &[ActivationBlock], out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if simd == Simd::Avx512Vnni && Simd::Avx512Vnni.available() {
-            // SAFETY: the CPU supports AVX2, FMA, F16C and AVX-512 VNNI/VL (checked just above).
-            return unsafe { avx2::dot_rows_vnni(w, x, out) };
+            // SAFETY: the CPU supports AVX2, FMA, F16C and AVX-512 F, VL and VNNI (checked
+            // just above).
+            return unsafe { super::pair_rows::dot_rows_pairs(w, x, out) };
         }
+        #[cfg(target_arch = "x86_64")]
         if simd != Simd::Portable && Simd::Avx2.available() {
             // SAFETY: the CPU supports AVX2, FMA and F16C (checked just above).
             return unsafe { avx2::dot_rows(w, x, out) };
@@ -202,17 +204,6 @@ mod avx2 {
     pub(super) unsafe fn dot_rows(w: &[BlockQ4_1], x: &[ActivationBlock], out: &mut [f32]) {
         for (o, row) in crate::quant::row_runs(w, x, out) {
             *o = dot_row(row, x);
-        }
-    }
-
-    /// [`dot_row_vnni`] over consecutive weight rows.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2, FMA, F16C and AVX-512 F, VL and VNNI.
-    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
-    pub(super) unsafe fn dot_rows_vnni(w: &[BlockQ4_1], x: &[ActivationBlock], out: &mut [f32]) {
-        for (o, row) in crate::quant::row_runs(w, x, out) {
-            *o = dot_row_vnni(row, x);
         }
     }
 }
