@@ -99,7 +99,19 @@ fn streaming() -> tl_tensor::Result<()> {
                 .expect("transpose"),
         );
     });
+    let exp = min_time(15, || {
+        black_box(x.unary(tl_tensor::UnaryOp::Exp).expect("exp"));
+    });
+    let max = min_time(15, || {
+        black_box(
+            x.reshape(&[n / 4096, 4096])
+                .and_then(|x| x.reduce(tl_tensor::ReduceOp::Max, &[1], false))
+                .expect("max"),
+        );
+    });
     for (name, time) in [
+        ("exp (peer of softmax)", exp),
+        ("max rows of 4096 (reads only)", max),
         ("softmax rows of 4096", softmax),
         ("transpose 4096x4096", transpose),
     ] {
@@ -114,7 +126,11 @@ fn streaming() -> tl_tensor::Result<()> {
 }
 
 fn main() -> tl_tensor::Result<()> {
+    let only_streaming = std::env::args().any(|a| a == "streaming");
     for (rows, k) in [(1536, 576), (576, 1536), (512, 4096)] {
+        if only_streaming {
+            break;
+        }
         matvec::<BlockQ4_0>(rows, k);
         matvec::<BlockQ4_1>(rows, k);
         matvec::<BlockQ8_0>(rows, k);
