@@ -14,7 +14,6 @@ use rayon::prelude::*;
 
 use super::rows::{load_f32, RowReader};
 use crate::cpu::element::FloatElement;
-use crate::cpu::elementwise::math::exp;
 use crate::cpu::{backend_error, input_slice, output_slice};
 use crate::error::{Result, TensorError};
 use crate::layout::Layout;
@@ -22,10 +21,6 @@ use crate::tensor::Tensor;
 
 /// Queries scored together in one pair of gemm products.
 const QUERY_BLOCK: usize = 64;
-
-/// Query rows up to which a block skips gemm: a decode step's few queries per kv head
-/// cost less as plain dot products than gemm's packing of the keys and values.
-const SMALL_BLOCK: usize = 8;
 
 /// One head's K or V: `[seq, dim]` f32 values at `data[i·row_stride + j·col_stride]`.
 #[derive(Clone, Copy)]
@@ -199,21 +194,6 @@ pub(super) fn run<T: FloatElement>(
                             scores.resize(rows * width, 0.0);
                             acc.resize(rows * value_dim, 0.0);
                             q_reader.read_rows(q_row0 + first, queries);
-                            if rows <= SMALL_BLOCK && keys.col_stride == 1 && values.col_stride == 1
-                            {
-                                let visible_of = |r: usize| visible((first + r) % q_len);
-                                small_block(
-                                    (queries, head_dim, scale),
-                                    (keys, values, value_dim),
-                                    (scores, width),
-                                    acc,
-                                    visible_of,
-                                );
-                                for (d, &a) in dst.iter_mut().zip(acc.iter()) {
-                                    *d = T::from_f32(a);
-                                }
-                                return;
-                            }
                             // SAFETY: `queries` is dense [rows, head_dim]; `keys` holds keys
                             // 0..kv_len (width ≤ kv_len) of head_dim elements at its strides,
                             // inside the checked span; `scores` is dense [rows, width].
@@ -271,143 +251,4 @@ pub(super) fn run<T: FloatElement>(
             },
         );
     Ok(())
-}
-
-/// A block of few query rows (a decode step's group): `acc[r] = softmax(scale · q_r · Kᵀ) · V`
-/// over the keys row `r` sees, by dot products with each key and updates of each row by
-/// each value, keys and values dense along their last axis. The same code compiled for
-/// AVX-512 or AVX2 when the CPU has it.
-fn small_block(
-    (queries, head_dim, scale): (&[f32], usize, f32),
-    (keys, values, value_dim): (Matrix, Matrix, usize),
-    (scores, width): (&mut [f32], usize),
-    acc: &mut [f32],
-    visible: impl Fn(usize) -> usize,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU was just checked for AVX-512F.
-            unsafe {
-                small_block_avx512(
-                    (queries, head_dim, scale),
-                    (keys, values, value_dim),
-                    (scores, width),
-                    acc,
-                    visible,
-                )
-            };
-            return;
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU was just checked for AVX2.
-            unsafe {
-                small_block_avx2(
-                    (queries, head_dim, scale),
-                    (keys, values, value_dim),
-                    (scores, width),
-                    acc,
-                    visible,
-                )
-            };
-            return;
-        }
-    }
-    small_block_body(
-        (queries, head_dim, scale),
-        (keys, values, value_dim),
-        (scores, width),
-        acc,
-        visible,
-    )
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn small_block_avx512(
-    queries: (&[f32], usize, f32),
-    kv: (Matrix, Matrix, usize),
-    scores: (&mut [f32], usize),
-    acc: &mut [f32],
-    visible: impl Fn(usize) -> usize,
-) {
-    small_block_body(queries, kv, scores, acc, visible)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn small_block_avx2(
-    queries: (&[f32], usize, f32),
-    kv: (Matrix, Matrix, usize),
-    scores: (&mut [f32], usize),
-    acc: &mut [f32],
-    visible: impl Fn(usize) -> usize,
-) {
-    small_block_body(queries, kv, scores, acc, visible)
-}
-
-#[inline(always)]
-fn small_block_body(
-    (queries, head_dim, scale): (&[f32], usize, f32),
-    (keys, values, value_dim): (Matrix, Matrix, usize),
-    (scores, width): (&mut [f32], usize),
-    acc: &mut [f32],
-    visible: impl Fn(usize) -> usize,
-) {
-    let key = |j: usize| &keys.data[j * keys.row_stride..][..head_dim];
-    let value = |j: usize| &values.data[j * values.row_stride..][..value_dim];
-    for (r, (row, query)) in scores
-        .chunks_mut(width)
-        .zip(queries.chunks(head_dim))
-        .enumerate()
-    {
-        let (seen, hidden) = row.split_at_mut(visible(r).min(width));
-        for (j, s) in seen.iter_mut().enumerate() {
-            *s = scale * dot16(query, key(j));
-        }
-        hidden.fill(0.0);
-    }
-    acc.fill(0.0);
-    for (r, (row, acc)) in scores
-        .chunks_mut(width)
-        .zip(acc.chunks_mut(value_dim))
-        .enumerate()
-    {
-        let seen = &mut row[..visible(r).min(width)];
-        let max = seen.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-        let mut total = 0.0f32;
-        for s in seen.iter_mut() {
-            *s = exp(*s - max);
-            total += *s;
-        }
-        for (j, &p) in seen.iter().enumerate() {
-            for (a, &v) in acc.iter_mut().zip(value(j)) {
-                *a += p * v;
-            }
-        }
-        let inv = 1.0 / total;
-        for a in acc.iter_mut() {
-            *a *= inv;
-        }
-    }
-}
-
-/// `Σ a·b` in 16 independent lanes (one AVX-512 register), so that the reduction vectorises.
-#[inline(always)]
-fn dot16(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 16;
-    let mut lanes = [0.0f32; LANES];
-    let (chunks_a, chunks_b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = chunks_a
-        .remainder()
-        .iter()
-        .zip(chunks_b.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in chunks_a.zip(chunks_b) {
-        for l in 0..LANES {
-            lanes[l] += x[l] * y[l];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
