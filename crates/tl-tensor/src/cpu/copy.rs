@@ -93,6 +93,23 @@ fn tiled_gather<T: bytemuck::Pod + Send + Sync>(
             input.shape()
         )));
     }
+    // A plain transpose (output rows at adjacent source elements) of 4-byte elements goes
+    // through register tiles.
+    if std::mem::size_of::<T>() == 4 && layout.rank() == 2 && layout.strides()[0] == 1 {
+        let words: &[u32] = bytemuck::cast_slice(src);
+        let out: &mut [u32] = bytemuck::cast_slice_mut(&mut *dst);
+        if super::transpose::transpose_u32(words, (layout.offset(), stride), (rows, len), out) {
+            return Ok(());
+        }
+    }
+    gather_tiles(src, layout, dst);
+    Ok(())
+}
+
+/// [`tiled_gather`] element by element.
+fn gather_tiles<T: bytemuck::Pod + Send + Sync>(src: &[T], layout: &Layout, dst: &mut [T]) {
+    let (_, len) = rows_and_len(layout);
+    let stride = inner_stride(layout);
     dst.par_chunks_mut(TILE * len)
         .enumerate()
         .for_each(|(task, chunk)| {
@@ -128,7 +145,6 @@ fn tiled_gather<T: bytemuck::Pod + Send + Sync>(
                 }
             }
         });
-    Ok(())
 }
 
 /// Copies the bytes a strided byte layout selects into `dst`, densely.

@@ -13,6 +13,7 @@ mod quant;
 mod reduce;
 mod sample;
 mod strided;
+mod transpose;
 
 use crate::backend::{Backend, DeviceKind};
 use crate::buffer::Buffer;

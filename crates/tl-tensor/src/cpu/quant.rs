@@ -1,6 +1,8 @@
 //! CPU kernels: `Dequantize`, `Quantize` and `QMatMul` on GGUF block formats, built on the
 //! block codecs and integer dot kernels of [`crate::quant`].
 
+use std::any::TypeId;
+
 use rayon::prelude::*;
 
 use super::element::FloatElement;
@@ -23,6 +25,8 @@ const TILE: usize = crate::quant::MAX_TILE;
 const ROW_BLOCK: usize = 64;
 /// Bytes of weight rows per `QMatMul` task (half of a 1-2 MiB L2).
 const L2_WEIGHT_BYTES: usize = 512 * 1024;
+/// Weight rows per `dot_rows` call in a mat-vec (results staged in f32 on the stack).
+const MATVEC_CHUNK: usize = 64;
 /// Fewest weight rows per task, so that scheduling stays cheap next to the dot products.
 const MIN_COLUMNS_PER_TASK: usize = 8;
 
@@ -56,35 +60,104 @@ pub(crate) fn run(op: &Op, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
     }
 }
 
-/// The blocks of a quantized tensor: the buffer as blocks, the index of each row's first
-/// block (rows are all axes but the last), and the blocks per row. Every row is checked to
-/// lie inside the buffer, so kernels index without further checks.
-fn block_rows<B: QuantBlock>(tensor: &Tensor) -> Result<(&[B], Vec<usize>, usize)> {
-    let bytes = input_slice::<u8>(tensor)?;
-    let size = std::mem::size_of::<B>();
-    let blocks: &[B] = bytemuck::try_cast_slice(&bytes[..bytes.len() / size * size])
-        .map_err(|e| backend_error(format!("{} blocks: {e}", tensor.dtype())))?;
-    let layout = tensor.layout();
-    let (rows, len) = rows_and_len(layout);
-    let per_row = len / B::WEIGHTS;
-    if rows == 0 || per_row == 0 {
-        return Ok((blocks, Vec::new(), per_row));
-    }
-    let starts = (0..rows)
-        .map(|row| {
-            let offset = row_offset(layout, row);
-            let start = offset / B::WEIGHTS;
-            if !offset.is_multiple_of(B::WEIGHTS) || start + per_row > blocks.len() {
-                return Err(backend_error(format!(
-                    "a {} view {:?} addresses partial blocks or lies outside its buffer",
-                    tensor.dtype(),
-                    layout.shape()
-                )));
+/// Where each row of a quantized tensor starts in its buffer, in blocks.
+enum RowStarts {
+    /// Rows follow each other (a dense tensor): row `j` starts at `first + j·per_row`.
+    Dense { first: usize },
+    /// Any other view: each row's start.
+    Listed(Vec<usize>),
+}
+
+/// The blocks of a quantized tensor: the buffer as blocks, where each row starts (rows are
+/// all axes but the last), and the blocks per row. Every row is checked to lie inside the
+/// buffer, so kernels index without further checks.
+struct BlockRows<'a, B> {
+    blocks: &'a [B],
+    starts: RowStarts,
+    rows: usize,
+    per_row: usize,
+}
+
+impl<'a, B: QuantBlock> BlockRows<'a, B> {
+    fn new(tensor: &'a Tensor) -> Result<Self> {
+        let bytes = input_slice::<u8>(tensor)?;
+        let size = std::mem::size_of::<B>();
+        let blocks: &[B] = bytemuck::try_cast_slice(&bytes[..bytes.len() / size * size])
+            .map_err(|e| backend_error(format!("{} blocks: {e}", tensor.dtype())))?;
+        let layout = tensor.layout();
+        let (rows, len) = rows_and_len(layout);
+        let per_row = len / B::WEIGHTS;
+        let outside = || {
+            backend_error(format!(
+                "a {} view {:?} addresses partial blocks or lies outside its buffer",
+                tensor.dtype(),
+                layout.shape()
+            ))
+        };
+        if rows == 0 || per_row == 0 {
+            let starts = RowStarts::Dense { first: 0 };
+            return Ok(BlockRows {
+                blocks,
+                starts,
+                rows: 0,
+                per_row,
+            });
+        }
+        // A dense tensor (every weight matrix of a model) is checked once, not row by row:
+        // a decode step multiplies by tens of thousands of rows.
+        if tensor.is_contiguous() {
+            let offset = layout.offset();
+            let first = offset / B::WEIGHTS;
+            if !offset.is_multiple_of(B::WEIGHTS) || first + rows * per_row > blocks.len() {
+                return Err(outside());
             }
-            Ok(start)
+            let starts = RowStarts::Dense { first };
+            return Ok(BlockRows {
+                blocks,
+                starts,
+                rows,
+                per_row,
+            });
+        }
+        let starts = (0..rows)
+            .map(|row| {
+                let offset = row_offset(layout, row);
+                let start = offset / B::WEIGHTS;
+                if !offset.is_multiple_of(B::WEIGHTS) || start + per_row > blocks.len() {
+                    return Err(outside());
+                }
+                Ok(start)
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        let starts = RowStarts::Listed(starts);
+        Ok(BlockRows {
+            blocks,
+            starts,
+            rows,
+            per_row,
         })
-        .collect::<Result<Vec<usize>>>()?;
-    Ok((blocks, starts, per_row))
+    }
+
+    /// The blocks of row `j`.
+    #[inline]
+    fn row(&self, j: usize) -> &'a [B] {
+        let start = match &self.starts {
+            RowStarts::Dense { first } => first + j * self.per_row,
+            RowStarts::Listed(starts) => starts[j],
+        };
+        &self.blocks[start..start + self.per_row]
+    }
+
+    /// Rows `range` as one run of blocks, when they follow each other.
+    #[inline]
+    fn dense_rows(&self, range: std::ops::Range<usize>) -> Option<&'a [B]> {
+        match self.starts {
+            RowStarts::Dense { first } => Some(
+                &self.blocks[first + range.start * self.per_row..first + range.end * self.per_row],
+            ),
+            RowStarts::Listed(_) => None,
+        }
+    }
 }
 
 /// The elements of a float input, checked to hold every element its view addresses.
@@ -101,9 +174,10 @@ fn float_input<T: FloatElement>(tensor: &Tensor) -> Result<&[T]> {
 }
 
 fn dequantize<B: QuantBlock, T: FloatElement>(input: &Tensor, output: &Tensor) -> Result<()> {
-    let (blocks, starts, per_row) = block_rows::<B>(input)?;
+    let rows = BlockRows::<B>::new(input)?;
+    let per_row = rows.per_row;
     let out = output_slice::<T>(output)?;
-    if starts.is_empty() {
+    if rows.rows == 0 || per_row == 0 {
         return Ok(());
     }
     out.par_chunks_mut(BLOCKS_PER_TASK * B::WEIGHTS)
@@ -113,7 +187,7 @@ fn dequantize<B: QuantBlock, T: FloatElement>(input: &Tensor, output: &Tensor) -
             let (mut row, mut col) = (first / per_row, first % per_row);
             let mut values = [0.0f32; 256];
             for out in out.chunks_exact_mut(B::WEIGHTS) {
-                blocks[starts[row] + col].decode(&mut values);
+                rows.row(row)[col].decode(&mut values);
                 for (o, &v) in out.iter_mut().zip(&values) {
                     *o = T::from_f32(v);
                 }
@@ -163,7 +237,7 @@ fn quantize<B: EncodeBlock, T: FloatElement>(input: &Tensor, output: &Tensor) ->
 /// (weight row, activation row) pair is one integer dot over blocks.
 fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tensor) -> Result<()> {
     let src = float_input::<T>(x)?;
-    let (blocks, w_starts, w_per_row) = block_rows::<B>(w)?;
+    let weights = BlockRows::<B>::new(w)?;
     let out = output_slice::<T>(output)?;
     let (rows, k) = rows_and_len(x.layout());
     let n = w.shape()[0];
@@ -176,7 +250,7 @@ fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tens
     }
     let activations = quantize_rows(x, src, rows, k);
     let act_per_row = k / ACTIVATION_BLOCK;
-    let weight_row = |j: usize| &blocks[w_starts[j]..w_starts[j] + w_per_row];
+    let weight_row = |j: usize| weights.row(j);
     let act_row = |i: usize| &activations[i * act_per_row..(i + 1) * act_per_row];
     let simd = Simd::best();
     let threads = rayon::current_num_threads().max(1);
@@ -192,8 +266,30 @@ fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tens
         out.par_chunks_mut(columns)
             .enumerate()
             .for_each(|(task, out)| {
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = T::from_f32(B::dot_row(simd, weight_row(task * columns + i), act));
+                let first = task * columns;
+                if TypeId::of::<T>() == TypeId::of::<f32>() {
+                    if let Some(w) = weights.dense_rows(first..first + out.len()) {
+                        // f32 results go straight to the output: one kernel call per task.
+                        let out: &mut [f32] = bytemuck::cast_slice_mut(out);
+                        B::dot_rows(simd, w, act, out);
+                        return;
+                    }
+                }
+                let mut results = [0.0f32; MATVEC_CHUNK];
+                for (c, out) in out.chunks_mut(MATVEC_CHUNK).enumerate() {
+                    let first = first + c * MATVEC_CHUNK;
+                    let results = &mut results[..out.len()];
+                    match weights.dense_rows(first..first + out.len()) {
+                        Some(w) => B::dot_rows(simd, w, act, results),
+                        None => {
+                            for (i, r) in results.iter_mut().enumerate() {
+                                *r = B::dot_row(simd, weight_row(first + i), act);
+                            }
+                        }
+                    }
+                    for (o, &r) in out.iter_mut().zip(results.iter()) {
+                        *o = T::from_f32(r);
+                    }
                 }
             });
         return Ok(());
@@ -203,7 +299,7 @@ fn qmatmul<B: QuantBlock, T: FloatElement>(x: &Tensor, w: &Tensor, output: &Tens
     // TILE activation rows (in L1) meet each weight row of the chunk in turn, and the
     // chunk (sized for L2) is reused by every tile of the block, so large prefills stream
     // the weight once per row block instead of once per tile.
-    let row_bytes = w_per_row * std::mem::size_of::<B>();
+    let row_bytes = weights.per_row * std::mem::size_of::<B>();
     let mut columns = (L2_WEIGHT_BYTES / row_bytes.max(1))
         .max(MIN_COLUMNS_PER_TASK)
         .min(n);
@@ -272,6 +368,13 @@ fn quantize_rows<T: FloatElement>(
     let layout = x.layout();
     let stride = inner_stride(layout);
     let mut activations = vec![ActivationBlock::default(); rows * per_row];
+    if rows == 1 && stride == 1 && TypeId::of::<T>() == TypeId::of::<f32>() {
+        // A decode step's one dense f32 row: quantized in place, no copy, no task.
+        let base = row_offset(layout, 0);
+        let values: &[f32] = bytemuck::cast_slice(&src[base..base + k]);
+        quantize_activation(values, &mut activations);
+        return activations;
+    }
     activations
         .par_chunks_mut(per_row)
         .enumerate()

@@ -13,6 +13,8 @@
 //! without its own AVX2 kernel would get the portable one compiled with AVX2 enabled.
 
 mod activation;
+#[cfg(target_arch = "x86_64")]
+mod pair_rows;
 mod q4_0;
 mod q4_1;
 mod q4_k;
@@ -62,6 +64,17 @@ pub trait QuantBlock: bytemuck::Pod + Send + Sync + 'static {
         dot_row_portable(w, x)
     }
 
+    /// `out[i] = Σ w[i·n..(i + 1)·n]·x` for `out.len()` consecutive weight rows of
+    /// `n = x.len() · 32 / WEIGHTS` blocks each: the mat-vec of a decode step. Each result is
+    /// [`QuantBlock::dot_row`]'s to the bit. Formats with a hand-written kernel override this
+    /// to choose the instruction set once for all the rows.
+    #[inline]
+    fn dot_rows(simd: Simd, w: &[Self], x: &[ActivationBlock], out: &mut [f32]) {
+        for (o, row) in row_runs(w, x, out) {
+            *o = Self::dot_row(simd, row, x);
+        }
+    }
+
     /// `out[r·w.len() + c] = Σ w[c]·x[r]` for a tile of 1..=4 weight rows `w` and 1..=4
     /// activation rows `x`, all of one length. Formats with a tile kernel override this
     /// (it shares per-block work between the rows); the default runs the row kernel per pair.
@@ -84,6 +97,26 @@ pub fn dot_tile_by_rows<B: QuantBlock>(
             *o = B::dot_row(simd, w, x);
         }
     }
+}
+
+/// Each output with its weight row, for consecutive weight rows of `x.len() · 32 / WEIGHTS`
+/// blocks: the loop of every [`QuantBlock::dot_rows`], written out inside each kernel
+/// (not through a closure) so that it is compiled with the kernel's target features and the
+/// row kernel inlines into it.
+#[inline(always)]
+pub(crate) fn row_runs<'a, 'o, B: QuantBlock>(
+    w: &'a [B],
+    x: &[ActivationBlock],
+    out: &'o mut [f32],
+) -> impl Iterator<Item = (&'o mut f32, &'a [B])> {
+    let per_row = x.len() * ACTIVATION_BLOCK / B::WEIGHTS;
+    assert!(
+        per_row > 0 && w.len() >= out.len() * per_row,
+        "dot_rows: {} weight blocks for {} rows of {per_row}",
+        w.len(),
+        out.len()
+    );
+    out.iter_mut().zip(w.chunks_exact(per_row))
 }
 
 /// The tile kernel when the CPU runs one, else the row kernels.

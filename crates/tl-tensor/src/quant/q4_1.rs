@@ -52,6 +52,25 @@ impl QuantBlock for BlockQ4_1 {
         super::dot_row_portable(w, x)
     }
 
+    #[inline]
+    fn dot_rows(simd: Simd, w: &[Self], x: &[ActivationBlock], out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if simd == Simd::Avx512Vnni && Simd::Avx512Vnni.available() {
+            // SAFETY: the CPU supports AVX2, FMA, F16C and AVX-512 F, VL and VNNI (checked
+            // just above).
+            return unsafe { super::pair_rows::dot_rows_pairs(w, x, out) };
+        }
+        #[cfg(target_arch = "x86_64")]
+        if simd != Simd::Portable && Simd::Avx2.available() {
+            // SAFETY: the CPU supports AVX2, FMA and F16C (checked just above).
+            return unsafe { avx2::dot_rows(w, x, out) };
+        }
+        let _ = simd;
+        for (o, row) in super::row_runs(w, x, out) {
+            *o = super::dot_row_portable(row, x);
+        }
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[inline]
     fn dot_tile(simd: Simd, w: &[&[Self]], x: &[&[ActivationBlock]], out: &mut [f32]) {
@@ -175,5 +194,16 @@ mod avx2 {
         }
         let offsets = hsum(_mm256_add_ps(even.1, odd.1)) * 0.125;
         hsum(_mm256_add_ps(even.0, odd.0)) + offsets
+    }
+
+    /// [`dot_row`] over consecutive weight rows.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn dot_rows(w: &[BlockQ4_1], x: &[ActivationBlock], out: &mut [f32]) {
+        for (o, row) in crate::quant::row_runs(w, x, out) {
+            *o = dot_row(row, x);
+        }
     }
 }

@@ -400,3 +400,40 @@ fn tiny_activations_keep_their_relative_values() {
         assert!((*q as f32 * act[0].d - v).abs() <= act[0].d * 0.51);
     }
 }
+
+/// The mat-vec kernel over consecutive rows gives each row kernel's result to the bit, on
+/// every instruction set (decode steps use it; prefill tiles match the row kernel).
+#[test]
+fn row_runs_match_the_row_kernel() {
+    fn check<B: QuantBlock>() {
+        for blocks in [1, 9, 18] {
+            let k = blocks * B::WEIGHTS;
+            let rows = 7;
+            let w: Vec<B> = random_blocks(90, rows * (k / B::WEIGHTS));
+            let values: Vec<f32> = bytes(91, k)
+                .iter()
+                .map(|&b| b as f32 / 64.0 - 2.0)
+                .collect();
+            let mut x = vec![ActivationBlock::default(); k / ACTIVATION_BLOCK];
+            quantize_activation(&values, &mut x);
+            for simd in ALL_SIMD.into_iter().filter(|s| s.available()) {
+                let mut out = vec![f32::NAN; rows];
+                B::dot_rows(simd, &w, &x, &mut out);
+                for (j, (&got, row)) in out.iter().zip(w.chunks_exact(k / B::WEIGHTS)).enumerate() {
+                    let want = B::dot_row(simd, row, &x);
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "{} {simd:?} row {j}, {blocks} blocks: {got} vs row kernel {want}",
+                        B::DTYPE
+                    );
+                }
+            }
+        }
+    }
+    check::<BlockQ4_0>();
+    check::<BlockQ4_1>();
+    check::<BlockQ8_0>();
+    check::<BlockQ4K>();
+    check::<BlockQ6K>();
+}

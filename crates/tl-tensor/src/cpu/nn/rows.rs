@@ -34,6 +34,15 @@ impl<'a, T: FloatElement> RowReader<'a, T> {
         self.len
     }
 
+    /// Row `row` itself, when its elements are adjacent.
+    pub(crate) fn dense_row(&self, row: usize) -> Option<&'a [T]> {
+        if self.stride != 1 {
+            return None;
+        }
+        let base = row_offset(self.layout, row);
+        Some(&self.data[base..base + self.len])
+    }
+
     /// Widens row `row` into `dst`, which holds exactly one row.
     pub(crate) fn read(&self, row: usize, dst: &mut [f32]) {
         let base = row_offset(self.layout, row);

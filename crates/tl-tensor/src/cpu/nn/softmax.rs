@@ -41,6 +41,9 @@ pub(super) fn run<T: FloatElement>(
     }
     let reader = RowReader::new(input_slice::<T>(x)?, x.layout());
     let rows_per_slab = slab / reader.len();
+    // Outputs far beyond the caches are written with streaming stores: no read of the
+    // output lines before they are overwritten, and no eviction of the rows being read.
+    let stream = std::mem::size_of_val(out) >= STREAM_BYTES;
     out.par_chunks_mut(slab)
         .with_min_len((MIN_TASK_ELEMENTS / slab).max(1))
         .enumerate()
@@ -48,8 +51,22 @@ pub(super) fn run<T: FloatElement>(
             || (vec![0.0f32; slab], vec![0.0f32; inner], vec![0.0f32; inner]),
             |(values, max, total), (s, dst)| {
                 if inner == 1 && TypeId::of::<T>() == TypeId::of::<f32>() {
-                    // f32 rows are normalised in the output itself: one pass less.
                     let dst: &mut [f32] = bytemuck::cast_slice_mut(dst);
+                    if let Some(src) = reader.dense_row(s * rows_per_slab) {
+                        // A dense f32 row is read where it lies: its maximum in one pass
+                        // from memory, then the exponentials from L1 into the scratch row,
+                        // then the normalised row written once.
+                        let src: &[f32] = bytemuck::cast_slice(src);
+                        // The next row (the next task's, at the end of this one) is
+                        // fetched while this one's exponentials are computed.
+                        let next = (s + 1 < outer)
+                            .then(|| reader.dense_row((s + 1) * rows_per_slab))
+                            .flatten()
+                            .map(bytemuck::cast_slice::<T, f32>);
+                        row_softmax_from((src, next), values, dst, log, stream);
+                        return;
+                    }
+                    // f32 rows are normalised in the output itself: one pass less.
                     reader.read_rows(s * rows_per_slab, dst);
                     row_softmax(dst, log);
                     return;
@@ -66,6 +83,160 @@ pub(super) fn run<T: FloatElement>(
             },
         );
     Ok(())
+}
+
+/// Output bytes from which rows are written with streaming stores (beyond any L2, and a
+/// good part of a last-level cache).
+const STREAM_BYTES: usize = 16 << 20;
+
+/// Softmax (or its log) of the row `src` into `dst`, through `scratch` (one row, which stays
+/// in L1): `src` is read from memory once and `dst` written once, with streaming stores
+/// when `stream` is set and the CPU and `dst`'s alignment allow.
+fn row_softmax_from(
+    (src, next): (&[f32], Option<&[f32]>),
+    scratch: &mut [f32],
+    dst: &mut [f32],
+    log: bool,
+    stream: bool,
+) {
+    let scratch = &mut scratch[..src.len()];
+    let next = next.unwrap_or(&[]);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU was just checked for AVX-512F.
+            unsafe { row_softmax_from_avx512((src, next), scratch, dst, log, stream) };
+            return;
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU was just checked for AVX2.
+            unsafe { row_softmax_from_avx2((src, next), scratch, dst, log) };
+            return;
+        }
+    }
+    let _ = stream;
+    let (offset, factor) = shifted_exponentials((src, next), scratch, log);
+    finish_row(scratch, dst, log, offset, factor);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn row_softmax_from_avx512(
+    (src, next): (&[f32], &[f32]),
+    scratch: &mut [f32],
+    dst: &mut [f32],
+    log: bool,
+    stream: bool,
+) {
+    use std::arch::x86_64::*;
+    let (offset, factor) = shifted_exponentials((src, next), scratch, log);
+    let aligned = (dst.as_ptr() as usize).is_multiple_of(64) && dst.len().is_multiple_of(16);
+    if !(stream && aligned) {
+        finish_row(scratch, dst, log, offset, factor);
+        return;
+    }
+    let (offset, factor) = (_mm512_set1_ps(offset), _mm512_set1_ps(factor));
+    for (d, s) in dst.chunks_exact_mut(16).zip(scratch.chunks_exact(16)) {
+        // SAFETY: `s` is 16 readable floats (unaligned load); `d` is 16 writable floats at
+        // a 64-byte boundary (`dst` is aligned and split into whole 16-float chunks).
+        let v = _mm512_loadu_ps(s.as_ptr());
+        let v = if log {
+            _mm512_sub_ps(v, offset)
+        } else {
+            _mm512_mul_ps(v, factor)
+        };
+        _mm512_stream_ps(d.as_mut_ptr(), v);
+    }
+    // Streaming stores are weakly ordered: make them visible before the task ends.
+    _mm_sfence();
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_softmax_from_avx2(
+    (src, next): (&[f32], &[f32]),
+    scratch: &mut [f32],
+    dst: &mut [f32],
+    log: bool,
+) {
+    let (offset, factor) = shifted_exponentials((src, next), scratch, log);
+    finish_row(scratch, dst, log, offset, factor);
+}
+
+/// Fills `scratch` with `x − max` (log) or `exp(x − max)`, and returns what finishes the
+/// row: `ln Σ exp(x − max)` to subtract (log), or `1 / Σ exp(x − max)` to multiply by.
+/// The lines of `next` are prefetched along the way, so that its maximum pass finds them in
+/// cache and memory stays busy while this row is computed.
+#[inline(always)]
+fn shifted_exponentials(
+    (src, next): (&[f32], &[f32]),
+    scratch: &mut [f32],
+    log: bool,
+) -> (f32, f32) {
+    let body = src.len() / LANES * LANES;
+    let mut maxima = [f32::NEG_INFINITY; LANES];
+    for chunk in src[..body].chunks_exact(LANES) {
+        for (m, &v) in maxima.iter_mut().zip(chunk) {
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    let max = maxima
+        .iter()
+        .chain(&src[body..])
+        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sums = [0.0f32; LANES];
+    let mut ahead = next.chunks(LANES);
+    for (out, chunk) in scratch[..body]
+        .chunks_exact_mut(LANES)
+        .zip(src[..body].chunks_exact(LANES))
+    {
+        if let Some(lines) = ahead.next() {
+            prefetch(lines);
+        }
+        for ((s, o), &v) in sums.iter_mut().zip(out.iter_mut()).zip(chunk) {
+            let shifted = v - max;
+            let e = exp(shifted);
+            *s += e;
+            *o = if log { shifted } else { e };
+        }
+    }
+    let mut total = 0.0f32;
+    for (o, &v) in scratch[body..].iter_mut().zip(&src[body..]) {
+        let shifted = v - max;
+        let e = exp(shifted);
+        total += e;
+        *o = if log { shifted } else { e };
+    }
+    let total = sum(&sums) + total;
+    if log {
+        (total.ln(), 1.0)
+    } else {
+        (0.0, 1.0 / total)
+    }
+}
+
+/// A hint to bring the cache lines of `lines` (at most 32 floats: two lines) into L1.
+#[inline(always)]
+fn prefetch(lines: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch never faults and reads nothing into the program.
+        unsafe {
+            _mm_prefetch(lines.as_ptr() as *const i8, _MM_HINT_T0);
+            _mm_prefetch(lines[lines.len() - 1..].as_ptr() as *const i8, _MM_HINT_T0);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = lines;
+}
+
+/// `dst = scratch − offset` (log) or `scratch · factor`.
+#[inline(always)]
+fn finish_row(scratch: &[f32], dst: &mut [f32], log: bool, offset: f32, factor: f32) {
+    for (d, &s) in dst.iter_mut().zip(scratch) {
+        *d = if log { s - offset } else { s * factor };
+    }
 }
 
 /// Columns of a slab handled per task.
@@ -242,6 +413,52 @@ fn column_softmax(x: &mut [f32], inner: usize, max: &mut [f32], total: &mut [f32
         for row in x.chunks_exact_mut(inner) {
             for (v, &t) in row.iter_mut().zip(total.iter()) {
                 *v *= t;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{DType, Device};
+
+    /// Outputs large enough for streaming stores (16 MiB) still match softmax and log-softmax
+    /// computed in f64, in every row (the conformance cases are smaller than that).
+    #[test]
+    fn streamed_rows_match_f64() {
+        let device = Device::cpu_with_threads(2);
+        let (rows, len) = (1024, 4096);
+        let x = device
+            .rand_uniform(&[rows, len], DType::F32, -8.0, 8.0, 7)
+            .expect("input");
+        let host = x.to_vec::<f32>().expect("input values");
+        let soft = x
+            .softmax(1)
+            .expect("softmax")
+            .to_vec::<f32>()
+            .expect("softmax values");
+        let logs = x
+            .log_softmax(1)
+            .expect("log_softmax")
+            .to_vec::<f32>()
+            .expect("log_softmax values");
+        for r in (0..rows).step_by(97).chain([rows - 1]) {
+            let row = &host[r * len..(r + 1) * len];
+            let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+            let total: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+            for (j, &v) in row.iter().enumerate() {
+                let want = (v as f64 - max).exp() / total;
+                let got = soft[r * len + j] as f64;
+                assert!(
+                    (got - want).abs() <= 1e-5 * want,
+                    "softmax [{r},{j}]: {got} vs {want}"
+                );
+                let want = v as f64 - max - total.ln();
+                let got = logs[r * len + j] as f64;
+                assert!(
+                    (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                    "log [{r},{j}]: {got} vs {want}"
+                );
             }
         }
     }
