@@ -11,9 +11,10 @@
 //     (`group` = the block: long rows), rows grid-strided. A row is described by a Strided view of its start (all axes but the last,
 //     with the tensor's offset) and the element stride of its last axis; the host permutes
 //     softmax's axis last, for the input and for the output. Norm outputs are dense rows.
-//   tl_rope: one block (256 threads) per row of (leading axes, seq), grid-strided; the
-//     block computes cos/sin of up to 256 pairs in f64 into shared memory, then rotates those
-//     pairs of every head.
+//   tl_rope: blocks of 256 threads over rows of (leading axes, seq), grid-strided, and
+//     blockIdx.y over groups of heads (few rows: each block then rotates about 256 pairs);
+//     a block computes the cos/sin of up to 256 pairs into shared memory (angles in f64,
+//     reduced to [-π, π] before an f32 sincosf), then rotates those pairs of its heads.
 //   tl_swiglu: 1-D grid-stride over the dense output.
 //   tl_attention_<COLS>: flash attention on CUDA cores. 128 threads (4 warps) a block; a
 //     block owns one (batch, kv head) and a tile of 32 "rows": the pairs (query head of the
@@ -355,18 +356,24 @@ extern "C" __global__ void __launch_bounds__(1024) tl_layer_norm(Strided x_rows,
 extern "C" __global__ void tl_rope(int interleaved, Strided x_rows, i64 head_step, i64 dim_step,
                                    const void* x, const void* pos, int pdt, i64 pos_offset,
                                    i64 pos_step, void* y, int dt, i64 rows, i64 seq, i64 heads,
-                                   i64 head_dim, double base, double position_scale) {
-    // The frequencies of the first chunk depend on no tensor: computed (f64 pow, the slow
-    // part) while the kernel before this one finishes.
+                                   i64 head_dim, double base, double position_scale,
+                                   i64 heads_per_block) {
+    // The frequencies of the first chunk depend on no tensor: computed (f64, the slow part)
+    // while the kernel before this one finishes.
     const double first_frequency =
-        threadIdx.x < head_dim / 2 ? pow(base, -2.0 * (double)threadIdx.x / (double)head_dim) : 0.0;
+        threadIdx.x < head_dim / 2 ? exp2(log2(base) * (-2.0 * (double)threadIdx.x / (double)head_dim)) : 0.0;
     tl_wait_for_predecessor();
     tl_allow_successor();
     // Angles in f64: positions reach the tens of thousands, where an f32 angle is off by
-    // ~1e-3 rad; cos and sin are then rounded to f32 once, as on the CPU backend.
+    // ~1e-3 rad. The angle is reduced to [-π, π] in f64, so the f32 sincosf that follows
+    // takes its short path: cos and sin within 2e-7 of the f64 values, without f64 sincos's
+    // long serial chain (most of this kernel's time when decoding).
     __shared__ float cos_s[ROPE_CHUNK];
     __shared__ float sin_s[ROPE_CHUNK];
+    const double two_pi = 6.283185307179586;
     i64 half = head_dim / 2;
+    // blockIdx.y takes heads [h0, h1): a decoding row's pairs spread over several blocks.
+    const i64 h0 = (i64)blockIdx.y * heads_per_block, h1 = imin(heads, h0 + heads_per_block);
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         i64 s = r % seq;
         double scaled = (double)load_i(pos, pdt, pos_offset + s * pos_step) * position_scale;
@@ -375,17 +382,20 @@ extern "C" __global__ void tl_rope(int interleaved, Strided x_rows, i64 head_ste
             i64 chunk = imin(ROPE_CHUNK, half - c0);
             __syncthreads();  // the previous chunk's readers are done
             for (i64 t = threadIdx.x; t < chunk; t += blockDim.x) {
-                double inverse_frequency = c0 == 0 && t == threadIdx.x
-                                               ? first_frequency
-                                               : pow(base, -2.0 * (double)(c0 + t) / (double)head_dim);
-                double sin_a, cos_a;
-                sincos(scaled * inverse_frequency, &sin_a, &cos_a);
-                cos_s[t] = (float)cos_a;
-                sin_s[t] = (float)sin_a;
+                double inverse_frequency =
+                    c0 == 0 && t == threadIdx.x
+                        ? first_frequency
+                        : exp2(log2(base) * (-2.0 * (double)(c0 + t) / (double)head_dim));
+                double angle = scaled * inverse_frequency;
+                angle -= rint(angle / two_pi) * two_pi;
+                float sin_a, cos_a;
+                sincosf((float)angle, &sin_a, &cos_a);
+                cos_s[t] = cos_a;
+                sin_s[t] = sin_a;
             }
             __syncthreads();
-            for (i64 q = threadIdx.x; q < heads * chunk; q += blockDim.x) {
-                i64 h = q / chunk, t = q % chunk, i = c0 + t;
+            for (i64 q = threadIdx.x; q < (h1 - h0) * chunk; q += blockDim.x) {
+                i64 h = h0 + q / chunk, t = q % chunk, i = c0 + t;
                 i64 first = interleaved ? 2 * i : i;
                 i64 second = interleaved ? 2 * i + 1 : i + half;
                 i64 xh = xb + h * head_step;

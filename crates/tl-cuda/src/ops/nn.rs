@@ -351,12 +351,23 @@ fn rope(
         layout.strides()[rank - 1] as i64,
     );
     let (pos_offset, pos_step) = vector_view(positions.layout());
-    let rows = x.numel() / (heads * head_dim);
+    let rows = x.numel() / (heads * head_dim).max(1);
+    // Few rows (decoding): the heads are split over blocks, about a pair per thread.
+    let heads_per_block = if rows < backend.sm_count as usize {
+        (ROW_THREADS as usize / (head_dim / 2).max(1)).clamp(1, heads.max(1))
+    } else {
+        heads.max(1)
+    };
     let config = LaunchConfig {
-        grid_dim: (rows.min(backend.max_blocks() as usize * 4) as u32, 1, 1),
+        grid_dim: (
+            rows.min(backend.max_blocks() as usize * 4) as u32,
+            heads.div_ceil(heads_per_block).clamp(1, 65_535) as u32,
+            1,
+        ),
         block_dim: (ROW_THREADS, 1, 1),
         shared_mem_bytes: 0,
     };
+    let heads_per_block = heads.div_ceil(heads.div_ceil(heads_per_block).clamp(1, 65_535)) as i64;
     let interleaved = i32::from(style == RopeStyle::Interleaved);
     let (xp, pp, pdt) = (
         base_address(x)?,
@@ -386,7 +397,8 @@ fn rope(
         &heads,
         &head_dim,
         &base,
-        &position_scale
+        &position_scale,
+        &heads_per_block
     )
 }
 
