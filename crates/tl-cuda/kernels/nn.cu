@@ -732,10 +732,11 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
     const i64 h = bh % g.q_heads, b = bh / g.q_heads;
     const i64 kv_head = h / g.group;
     const i64 q_base = g.q_offset + b * g.q_strides[0] + h * g.q_strides[1] + i * g.q_strides[2];
+    // The position's load is issued before the query's, so their latencies overlap.
+    const i64 end = visible_end(g, i);
     for (int c = threadIdx.x; c < D; c += blockDim.x)
         qs[c] = load_f(q, g.dt, q_base + c * g.q_strides[3]) * g.scale;
     __syncthreads();
-    const i64 end = visible_end(g, i);
     const uint4* k_head = k + (g.k_offset + b * g.k_strides[0] + kv_head * g.k_strides[1]) / VEC;
     const uint4* v_head = v + (g.v_offset + b * g.v_strides[0] + kv_head * g.v_strides[1]) / VEC;
     const i64 k_step = g.k_strides[2] / VEC, v_step = g.v_strides[2] / VEC;
