@@ -221,7 +221,8 @@ extern "C" __global__ void __launch_bounds__(1024) tl_add_rms_norm(Strided x_row
 // t, t + NORM_VEC_THREADS, ... (at most NORM_VEC_KEPT) of x (+ residual) and of w in
 // registers from one batch of loads to the store of y. Assumes dense rows for every tensor
 // (x, residual, w, sum, y), 16-byte aligned, and d a multiple of the vector with
-// d / vector <= NORM_VEC_THREADS · NORM_VEC_KEPT (the host checks).
+// d / vector <= NORM_VEC_THREADS · NORM_VEC_KEPT (the host checks). Both entry points take
+// the same arguments; tl_rms_norm_vec_* ignores `residual` and `sum` (null).
 #define NORM_VEC_THREADS 256
 #define NORM_VEC_KEPT 4
 
@@ -310,8 +311,9 @@ __device__ __forceinline__ void rms_norm_vec(const uint4* x, const uint4* residu
 
 #define TL_RMS_NORM_VEC(SUFFIX, DT)                                                              \
     extern "C" __global__ void __launch_bounds__(NORM_VEC_THREADS) tl_rms_norm_vec_##SUFFIX(     \
-        const uint4* x, const uint4* w, uint4* y, i64 rows, i64 vecs, i64 d, double eps) {       \
-        rms_norm_vec<DT, false>(x, nullptr, w, nullptr, y, rows, vecs, d, eps);                  \
+        const uint4* x, const uint4* residual, const uint4* w, uint4* sum, uint4* y, i64 rows,   \
+        i64 vecs, i64 d, double eps) {                                                           \
+        rms_norm_vec<DT, false>(x, residual, w, sum, y, rows, vecs, d, eps);                     \
     }                                                                                            \
     extern "C" __global__ void __launch_bounds__(NORM_VEC_THREADS) tl_add_rms_norm_vec_##SUFFIX( \
         const uint4* x, const uint4* residual, const uint4* w, uint4* sum, uint4* y, i64 rows,   \

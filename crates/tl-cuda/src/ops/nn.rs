@@ -174,9 +174,28 @@ fn vector_rows_of(tensors: &[&Tensor], d: usize) -> Result<Option<Vec<u64>>> {
     Ok(Some(addresses))
 }
 
-/// The grid of the vector norm kernels: a block a row, grid-stride beyond.
-fn vector_norm_launch(backend: &CudaBackend, rows: usize) -> LaunchConfig {
-    LaunchConfig {
+/// Runs `tl_rms_norm_vec_*` (`add` false: `residual` and `sum` unused, passed as 0) or
+/// `tl_add_rms_norm_vec_*` on the addresses `[x, residual, w, sum, y]`: a block a row,
+/// grid-stride beyond.
+fn vector_norm(
+    backend: &CudaBackend,
+    dtype: DType,
+    add: bool,
+    [x, residual, w, sum, y]: [u64; 5],
+    rows: usize,
+    d: usize,
+    eps: f64,
+) -> Result<()> {
+    let name = match (dtype, add) {
+        (DType::F32, false) => "tl_rms_norm_vec_f32",
+        (DType::F16, false) => "tl_rms_norm_vec_f16",
+        (_, false) => "tl_rms_norm_vec_bf16",
+        (DType::F32, true) => "tl_add_rms_norm_vec_f32",
+        (DType::F16, true) => "tl_add_rms_norm_vec_f16",
+        (_, true) => "tl_add_rms_norm_vec_bf16",
+    };
+    let f = backend.function(FILE, name)?;
+    let config = LaunchConfig {
         grid_dim: (
             rows.clamp(1, backend.max_blocks() as usize * 4) as u32,
             1,
@@ -184,44 +203,29 @@ fn vector_norm_launch(backend: &CudaBackend, rows: usize) -> LaunchConfig {
         ),
         block_dim: (NORM_VEC_THREADS as u32, 1, 1),
         shared_mem_bytes: 0,
-    }
-}
-
-fn vector_norm_kernel(dtype: DType, add: bool) -> &'static str {
-    match (dtype, add) {
-        (DType::F32, false) => "tl_rms_norm_vec_f32",
-        (DType::F16, false) => "tl_rms_norm_vec_f16",
-        (_, false) => "tl_rms_norm_vec_bf16",
-        (DType::F32, true) => "tl_add_rms_norm_vec_f32",
-        (DType::F16, true) => "tl_add_rms_norm_vec_f16",
-        (_, true) => "tl_add_rms_norm_vec_bf16",
-    }
+    };
+    let (rows, vecs, d) = (
+        rows as i64,
+        (d / (16 / dtype.block_bytes())) as i64,
+        d as i64,
+    );
+    backend.note_early_successor();
+    launch_dependent!(backend, f, config, &x, &residual, &w, &sum, &y, &rows, &vecs, &d, &eps)
 }
 
 fn rms_norm(backend: &CudaBackend, eps: f64, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
     let (x, weight) = (inputs[0], inputs[1]);
     let d = x.shape()[x.rank() - 1];
     let rows = x.numel() / d.max(1);
-    if let Some(addresses) = vector_rows_of(&[x, weight, output], d)? {
-        let f = backend.function(FILE, vector_norm_kernel(x.dtype(), false))?;
-        let (rows, vecs, d) = (
-            rows as i64,
-            (d / (16 / x.dtype().block_bytes())) as i64,
-            d as i64,
-        );
-        let (xp, wp, y) = (addresses[0], addresses[1], addresses[2]);
-        backend.note_early_successor();
-        return launch_dependent!(
+    if let Some(a) = vector_rows_of(&[x, weight, output], d)? {
+        return vector_norm(
             backend,
-            f,
-            vector_norm_launch(backend, rows as usize),
-            &xp,
-            &wp,
-            &y,
-            &rows,
-            &vecs,
-            &d,
-            &eps
+            x.dtype(),
+            false,
+            [a[0], 0, a[1], 0, a[2]],
+            rows,
+            d,
+            eps,
         );
     }
     let (x_rows, x_step) = row_view("rms_norm", x.layout())?;
@@ -251,34 +255,15 @@ fn add_rms_norm(
     let (x, residual, weight) = (inputs[0], inputs[1], inputs[2]);
     let d = x.shape()[x.rank() - 1];
     let rows = x.numel() / d.max(1);
-    if let Some(addresses) = vector_rows_of(&[x, residual, weight, sum, normed], d)? {
-        let f = backend.function(FILE, vector_norm_kernel(x.dtype(), true))?;
-        let (rows, vecs, d) = (
-            rows as i64,
-            (d / (16 / x.dtype().block_bytes())) as i64,
-            d as i64,
-        );
-        let (xp, rp, wp, sp, y) = (
-            addresses[0],
-            addresses[1],
-            addresses[2],
-            addresses[3],
-            addresses[4],
-        );
-        backend.note_early_successor();
-        return launch_dependent!(
+    if let Some(a) = vector_rows_of(&[x, residual, weight, sum, normed], d)? {
+        return vector_norm(
             backend,
-            f,
-            vector_norm_launch(backend, rows as usize),
-            &xp,
-            &rp,
-            &wp,
-            &sp,
-            &y,
-            &rows,
-            &vecs,
-            &d,
-            &eps
+            x.dtype(),
+            true,
+            [a[0], a[1], a[2], a[3], a[4]],
+            rows,
+            d,
+            eps,
         );
     }
     let (x_rows, x_step) = row_view("add_rms_norm", x.layout())?;
