@@ -717,17 +717,37 @@ TL_ATTENTION(8)
 // 16-byte vectors (the host checks both).
 #define DEC_WARPS 8
 
-template <int DT, int VPR>
+// The step's own key and value for RopeAttention (tl_rope_attention_decode_*): dense rows
+// [kv_heads, dim] of k (not yet rotated) and v, and the rotation.
+struct RopeStep {
+    const void* k_new;
+    const void* v_new;
+    int interleaved;
+    double base;
+    double position_scale;
+};
+
+// With ROPE, the block also rotates its query and its kv head's new key by the query's
+// position p (angles as tl_rope), keeps that key and value in shared memory for key p, and
+// the first query head of each kv head writes them into the caches at row p (k, v then
+// point to the caches; one query, q_len 1). Other blocks read only rows below p from the
+// caches, so no block reads a row another writes.
+template <int DT, int VPR, bool ROPE>
 __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, const void* q,
-                                                 const uint4* k, const uint4* v, void* out) {
-    tl_wait_for_predecessor();
-    tl_allow_successor();
+                                                 const uint4* k, const uint4* v, void* out,
+                                                 const RopeStep& r) {
     constexpr int VEC = DT == TL_F32 ? 4 : 8;  // elements per 16-byte vector
     constexpr int D = VPR * VEC;
     constexpr int KP = 32 / VPR;  // keys per pass of the p · V product
+    // Before the wait: the rotation's frequencies depend on no tensor.
+    const double frequency =
+        ROPE && threadIdx.x < D / 2 ? exp2(log2(r.base) * (-2.0 * (double)threadIdx.x / (double)D)) : 0.0;
+    tl_wait_for_predecessor();
+    tl_allow_successor();
     __shared__ float qs[D];
     __shared__ float warp_m[DEC_WARPS], warp_l[DEC_WARPS];
     __shared__ float warp_o[DEC_WARPS][D];
+    __shared__ uint4 new_k[ROPE ? VPR : 1], new_v[ROPE ? VPR : 1];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const i64 out_row = blockIdx.x;
     const i64 i = out_row % g.q_len, bh = out_row / g.q_len;
@@ -736,12 +756,44 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
     const i64 q_base = g.q_offset + b * g.q_strides[0] + h * g.q_strides[1] + i * g.q_strides[2];
     // The position's load is issued before the query's, so their latencies overlap.
     const i64 end = visible_end(g, i);
-    for (int c = threadIdx.x; c < D; c += blockDim.x)
-        qs[c] = load_f(q, g.dt, q_base + c * g.q_strides[3]) * g.scale;
-    __syncthreads();
     const uint4* k_head = k + (g.k_offset + b * g.k_strides[0] + kv_head * g.k_strides[1]) / VEC;
     const uint4* v_head = v + (g.v_offset + b * g.v_strides[0] + kv_head * g.v_strides[1]) / VEC;
     const i64 k_step = g.k_strides[2] / VEC, v_step = g.v_strides[2] / VEC;
+    i64 own = -1;
+    if (ROPE) {
+        const i64 p = load_i(g.pos, g.pos_dt, g.pos_offset + i * g.pos_stride);
+        // The step's row: its position, when inside the cache (the CPU reports one outside;
+        // a kernel cannot, so it writes nothing then, as IndexCopy's kernel).
+        own = p >= 0 && p < g.kv_len ? p : -1;
+        const int t = threadIdx.x;
+        if (t < D / 2) {
+            double angle = (double)p * r.position_scale * frequency;
+            angle -= rint(angle / 6.283185307179586) * 6.283185307179586;
+            float sn, cs;
+            sincosf((float)angle, &sn, &cs);
+            const int first = r.interleaved ? 2 * t : t, second = r.interleaved ? 2 * t + 1 : t + D / 2;
+            const float a = load_f(q, g.dt, q_base + first * g.q_strides[3]);
+            const float bq = load_f(q, g.dt, q_base + second * g.q_strides[3]);
+            qs[first] = round_to(DT, a * cs - bq * sn) * g.scale;
+            qs[second] = round_to(DT, a * sn + bq * cs) * g.scale;
+            const i64 k_base = kv_head * D;
+            const float ka = load_f(r.k_new, g.dt, k_base + first);
+            const float kb = load_f(r.k_new, g.dt, k_base + second);
+            store_f(new_k, g.dt, first, ka * cs - kb * sn);
+            store_f(new_k, g.dt, second, ka * sn + kb * cs);
+        }
+        for (int c = t; c < D; c += blockDim.x) store_f(new_v, g.dt, c, load_f(r.v_new, g.dt, kv_head * D + c));
+        __syncthreads();
+        // The first query head of the group writes the row (whole 16-byte vectors).
+        if (h % g.group == 0 && own >= 0 && t < VPR) {
+            ((uint4*)k_head)[own * k_step + t] = new_k[t];
+            ((uint4*)v_head)[own * v_step + t] = new_v[t];
+        }
+    } else {
+        for (int c = threadIdx.x; c < D; c += blockDim.x)
+            qs[c] = load_f(q, g.dt, q_base + c * g.q_strides[3]) * g.scale;
+        __syncthreads();
+    }
     const int sub = lane / VPR, part = lane % VPR;
     const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
     float m = NEG_INF, l = 0.0f, o[VEC];
@@ -749,14 +801,17 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
     for (int e = 0; e < VEC; ++e) o[e] = 0.0f;
     for (i64 t0 = (i64)warp * 32; t0 < end; t0 += DEC_WARPS * 32) {
         // Every load of the chunk is issued before any is used: one memory latency a chunk.
+        // The step's own row comes from shared memory; no block reads a row written in this
+        // kernel from the caches, so they may take the read-only path.
         const i64 key = t0 + lane;
         uint4 kr[VPR], vr[VPR];
 #pragma unroll
-        for (int u = 0; u < VPR; ++u) kr[u] = key < end ? __ldg(k_head + key * k_step + u) : zero;
+        for (int u = 0; u < VPR; ++u)
+            kr[u] = key >= end ? zero : key == own ? new_k[u] : __ldg(k_head + key * k_step + u);
 #pragma unroll
         for (int u = 0; u < VPR; ++u) {
             i64 vk = t0 + u * KP + sub;
-            vr[u] = vk < end ? __ldg(v_head + vk * v_step + part) : zero;
+            vr[u] = vk >= end ? zero : vk == own ? new_v[part] : __ldg(v_head + vk * v_step + part);
         }
         float s = 0.0f;
 #pragma unroll
@@ -817,7 +872,12 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
 #define TL_ATTENTION_DECODE(SUFFIX, DT, VPR)                                                    \
     extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) tl_attention_decode_##SUFFIX##_##VPR( \
         AttentionGeometry g, const void* q, const uint4* k, const uint4* v, void* out) {         \
-        attention_decode<DT, VPR>(g, q, k, v, out);                                              \
+        RopeStep none = {nullptr, nullptr, 0, 0.0, 0.0};                                         \
+        attention_decode<DT, VPR, false>(g, q, k, v, out, none);                                 \
+    }                                                                                            \
+    extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) tl_rope_attention_decode_##SUFFIX##_##VPR( \
+        AttentionGeometry g, const void* q, const uint4* k, const uint4* v, void* out, RopeStep r) { \
+        attention_decode<DT, VPR, true>(g, q, k, v, out, r);                                     \
     }
 
 TL_ATTENTION_DECODE(f32, TL_F32, 4)

@@ -3,7 +3,7 @@
 //! so a decode step does the same work whatever its position (and can be replayed as a
 //! recorded graph).
 
-use tl_tensor::{DType, Device, Op, Tensor};
+use tl_tensor::{DType, Device, Op, RopeStyle, Tensor};
 
 use crate::error::{LlmError, Result};
 use crate::model_config::ModelConfig;
@@ -85,6 +85,39 @@ impl KvCache {
             )?;
         }
         Ok((self.keys[layer].clone(), self.values[layer].clone()))
+    }
+
+    /// One attention step of `layer` (`Op::RopeAttention`, the caches updated in place):
+    /// `q [n, heads, dim]` and `k [n, kv_heads, dim]` rotated by `rope` (style, base,
+    /// position scale) at `positions`, their keys and values `v` written at those rows, and
+    /// the attention of the queries over the cache up to their positions, `[n, heads, dim]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn attend(
+        &self,
+        layer: usize,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        positions: &Tensor,
+        (style, base, position_scale): (RopeStyle, f64, f64),
+        scale: f64,
+    ) -> Result<Tensor> {
+        let (keys, values) = (&self.keys[layer], &self.values[layer]);
+        let dtype = keys.dtype();
+        let (q, k, v) = (q.cast(dtype)?, k.cast(dtype)?, v.cast(dtype)?);
+        let device = keys.device();
+        let out = device.empty(&[q.shape()[0], q.shape()[1], v.shape()[2]], dtype)?;
+        device.run_into(
+            &Op::RopeAttention {
+                style,
+                base,
+                position_scale,
+                scale,
+            },
+            &[&q, &k, &v, keys, values, positions],
+            &[&out, keys, values],
+        )?;
+        Ok(out)
     }
 
     /// Marks `n` more tokens as cached, after every layer appended them.

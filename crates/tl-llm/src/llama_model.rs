@@ -333,41 +333,31 @@ impl LlamaModel {
         };
         for (layer, block) in self.blocks.iter().enumerate() {
             let h = norm_of_stream(&mut x, &mut pending, &block.attn_norm)?;
-            let (q, k, v) = if let Projections::Joined(_) = block.qkv {
-                // q and k sit side by side in the joined product: one rotation for both.
-                let parts = block
-                    .qkv
-                    .apply(&h, &[q_size + kv_size, kv_size], numerics)?;
-                let rotated = rope(&heads(&parts[0], c.n_heads + c.n_kv_heads)?)?;
-                (
-                    rotated.narrow(1, 0, c.n_heads)?,
-                    rotated.narrow(1, c.n_heads, c.n_kv_heads)?,
-                    heads(&parts[1], c.n_kv_heads)?,
-                )
-            } else {
-                let parts = block.qkv.apply(&h, &[q_size, kv_size, kv_size], numerics)?;
-                (
-                    rope(&heads(&parts[0], c.n_heads)?)?,
-                    rope(&heads(&parts[1], c.n_kv_heads)?)?,
-                    heads(&parts[2], c.n_kv_heads)?,
-                )
-            };
-            let (keys, values) = cache.write(layer, positions, &k, &v)?;
+            let parts = block.qkv.apply(&h, &[q_size, kv_size, kv_size], numerics)?;
+            let (q, k, v) = (
+                heads(&parts[0], c.n_heads)?,
+                heads(&parts[1], c.n_kv_heads)?,
+                heads(&parts[2], c.n_kv_heads)?,
+            );
             let attended = match numerics {
-                Numerics::Native => {
-                    // [len, heads, dim] → [1, heads, len, dim] as views.
-                    let as_heads =
-                        |t: &Tensor| -> Result<Tensor> { Ok(t.permute(&[1, 0, 2])?.unsqueeze(0)?) };
-                    as_heads(&q)?
-                        .attention_at(&as_heads(&keys)?, &as_heads(&values)?, positions, scale)?
-                        .squeeze(0)?
-                        .permute(&[1, 0, 2])?
-                        .reshape(&[n, c.n_heads * c.head_dim])?
-                }
+                // Rotation, the cache write and attention in one op (one kernel when decoding
+                // on the GPU).
+                Numerics::Native => cache
+                    .attend(
+                        layer,
+                        &q,
+                        &k,
+                        &v,
+                        positions,
+                        (style, base, self.position_scale),
+                        scale,
+                    )?
+                    .reshape(&[n, c.n_heads * c.head_dim])?,
                 Numerics::LlamaCpp => {
+                    let (keys, values) = cache.write(layer, positions, &rope(&k)?, &v)?;
                     let start = cache.len();
                     let seen = |t: &Tensor| t.narrow(0, 0, start + n);
-                    self.attention_like_ggml(&q, &seen(&keys)?, &seen(&values)?, start)?
+                    self.attention_like_ggml(&rope(&q)?, &seen(&keys)?, &seen(&values)?, start)?
                 }
             };
             let projected = block.attn_output.apply(&attended, numerics)?;

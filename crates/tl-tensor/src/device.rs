@@ -78,7 +78,7 @@ impl Device {
     /// Runs a non-view op writing into existing tensors (for in-place updates such as a KV
     /// cache row). Each output must be a dense view of the op's output shape and dtype on
     /// this device, and must not share memory with any input, except that `IndexCopy` may
-    /// write into its destination input itself.
+    /// write into its destination input itself, and `RopeAttention` into its caches.
     pub fn run_into(&self, op: &Op, inputs: &[&Tensor], outputs: &[&Tensor]) -> Result<()> {
         for tensor in inputs.iter().chain(outputs) {
             if !tensor.device().same_as(self) {
@@ -96,7 +96,7 @@ impl Device {
                 format!("has {} outputs, {} given", out_specs.len(), outputs.len()),
             ));
         }
-        for (spec, out) in out_specs.iter().zip(outputs) {
+        for (o, (spec, out)) in out_specs.iter().zip(outputs).enumerate() {
             if out.spec() != *spec || !out.is_contiguous() {
                 return Err(TensorError::bad_shape(
                     op.name(),
@@ -104,9 +104,15 @@ impl Device {
                     format!("the output must be a dense {}{:?}", spec.dtype, spec.shape),
                 ));
             }
-            // IndexCopy may write its destination in place: only the copied slices change.
+            // IndexCopy may write its destination in place, and RopeAttention its caches:
+            // only the copied slices change.
             let in_place = |(i, input): (usize, &&Tensor)| {
-                i == 0 && matches!(op, Op::IndexCopy { .. }) && input.layout() == out.layout()
+                let destination = match op {
+                    Op::IndexCopy { .. } => i == 0,
+                    Op::RopeAttention { .. } => (o, i) == (1, 3) || (o, i) == (2, 4),
+                    _ => false,
+                };
+                destination && input.layout() == out.layout()
             };
             if inputs
                 .iter()

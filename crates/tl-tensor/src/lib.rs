@@ -16,6 +16,7 @@ pub mod op;
 pub mod quant;
 pub mod random;
 pub mod reference;
+pub mod rope_attention;
 pub mod signature;
 pub mod tensor;
 mod tensor_ops;
@@ -28,6 +29,7 @@ pub use error::{Result, TensorError};
 pub use host_element::HostElement;
 pub use layout::Layout;
 pub use op::{ArgReduceOp, BagMode, BinaryOp, CompareOp, Op, ReduceOp, RopeStyle, UnaryOp};
+pub use rope_attention::rope_attention_composed;
 pub use signature::TensorSpec;
 pub use tensor::Tensor;
 

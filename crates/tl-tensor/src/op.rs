@@ -423,6 +423,20 @@ pub enum Op {
         causal: bool,
         scale: f64,
     },
+    /// One attention step of a decoding model over its KV cache. Inputs `(q [n, hq, d],
+    /// k [n, hkv, d], v [n, hkv, dv], k_cache [len, hkv, d], v_cache [len, hkv, dv],
+    /// positions [n])`, `positions` `i32`/`i64`, distinct and `< len`. Outputs
+    /// `(out [n, hq, dv], k_cache', v_cache')`: the caches with row `positions[i]` replaced
+    /// by `rope(k)[i]` and `v[i]`, and the causal attention (`scale`) of `rope(q)` over them,
+    /// query `i` at `positions[i]`. The same as `Rope` of q and k, two `IndexCopy` and
+    /// `Attention` with positions (rotated values rounded to the dtype, as those store
+    /// them). The cache outputs may be the cache inputs themselves (in place).
+    RopeAttention {
+        style: RopeStyle,
+        base: f64,
+        position_scale: f64,
+        scale: f64,
+    },
 
     // ---- quantized ----
     /// Input quantized `[.., k]`: output the same shape in float `dtype`.
@@ -506,6 +520,10 @@ impl Op {
             },
             Op::SwiGlu => "swiglu".into(),
             Op::Attention { .. } => "attention".into(),
+            Op::RopeAttention { style, .. } => match style {
+                RopeStyle::HalfSplit => "rope_attention.half_split".into(),
+                RopeStyle::Interleaved => "rope_attention.interleaved".into(),
+            },
             Op::Dequantize { .. } => "dequantize".into(),
             Op::Quantize { .. } => "quantize".into(),
             Op::QMatMul => "qmatmul".into(),
@@ -564,6 +582,8 @@ impl Op {
             "rope.interleaved",
             "swiglu",
             "attention",
+            "rope_attention.half_split",
+            "rope_attention.interleaved",
             "dequantize",
             "quantize",
             "qmatmul",

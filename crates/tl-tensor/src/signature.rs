@@ -646,6 +646,48 @@ pub fn output_specs(op: &Op, inputs: &[TensorSpec]) -> Result<Vec<TensorSpec>> {
                 q.dtype,
             ))
         }
+        Op::RopeAttention { .. } => {
+            arity(op, inputs, 6)?;
+            let (q, k, v) = (&inputs[0], &inputs[1], &inputs[2]);
+            let (k_cache, v_cache, positions) = (&inputs[3], &inputs[4], &inputs[5]);
+            require_float(op, q.dtype)?;
+            for t in [k, v, k_cache, v_cache] {
+                same_dtype(op, q.dtype, t.dtype)?;
+            }
+            require_index(op, positions.dtype)?;
+            let ranks_ok = [q, k, v, k_cache, v_cache]
+                .iter()
+                .all(|t| t.shape.len() == 3)
+                && positions.shape.len() == 1;
+            let ok = ranks_ok
+                && k.shape[0] == q.shape[0]
+                && v.shape[..2] == k.shape[..2]
+                && k.shape[1] > 0
+                && q.shape[1] % k.shape[1] == 0
+                && k.shape[2] == q.shape[2]
+                && q.shape[2] % 2 == 0
+                && k_cache.shape[1..] == k.shape[1..]
+                && v_cache.shape[1..] == v.shape[1..]
+                && v_cache.shape[0] == k_cache.shape[0]
+                && positions.shape[0] == q.shape[0]
+                && q.shape[0] <= k_cache.shape[0];
+            if !ok {
+                return Err(mismatch(
+                    op,
+                    &q.shape,
+                    &k_cache.shape,
+                    format!(
+                        "needs q [n, hq, d], k [n, hkv, d], v [n, hkv, dv], caches [len, hkv, d] and [len, hkv, dv], positions [n], hq a multiple of hkv, d even, n <= len (k {:?}, v {:?}, v_cache {:?}, positions {:?})",
+                        k.shape, v.shape, v_cache.shape, positions.shape
+                    ),
+                ));
+            }
+            Ok(vec![
+                TensorSpec::new(&[q.shape[0], q.shape[1], v.shape[2]], q.dtype),
+                TensorSpec::new(&k_cache.shape, q.dtype),
+                TensorSpec::new(&v_cache.shape, q.dtype),
+            ])
+        }
         Op::Dequantize { dtype } => {
             arity(op, inputs, 1)?;
             if !inputs[0].dtype.is_quantized() {

@@ -75,7 +75,8 @@ pub(crate) fn execute(
         | Op::LayerNorm { .. }
         | Op::Rope { .. }
         | Op::SwiGlu
-        | Op::Attention { .. } => nn::run(backend, op, inputs, outputs),
+        | Op::Attention { .. }
+        | Op::RopeAttention { .. } => nn::run(backend, op, inputs, outputs),
         Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
             quant::run(backend, op, inputs, outputs[0])
         }

@@ -53,6 +53,20 @@ pub(crate) fn run(
     inputs: &[&Tensor],
     outputs: &[&Tensor],
 ) -> Result<()> {
+    if let Op::RopeAttention {
+        style,
+        base,
+        position_scale,
+        scale,
+    } = op
+    {
+        return rope_attention(
+            backend,
+            (*style, *base, *position_scale, *scale),
+            inputs,
+            outputs,
+        );
+    }
     let output = outputs[0];
     if output.numel() == 0 {
         return Ok(());
@@ -411,6 +425,91 @@ fn swiglu(backend: &CudaBackend, inputs: &[&Tensor], output: &Tensor) -> Result<
         &dt,
         &n
     )
+}
+
+/// Mirrors `RopeStep` in kernels/nn.cu.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+struct RopeStep {
+    k_new: u64,
+    v_new: u64,
+    interleaved: i32,
+    base: f64,
+    position_scale: f64,
+}
+
+// SAFETY: a plain #[repr(C)] struct of integers and floats, laid out as the C struct it
+// mirrors.
+unsafe impl DeviceRepr for RopeStep {}
+
+/// `RopeAttention`: one query (a decode step) whose head dims the decoding kernel takes runs
+/// as one fused kernel on the caches in place (copied into the outputs first when those are
+/// other tensors); anything else runs composed of `Rope`, `IndexCopy` and `Attention`.
+fn rope_attention(
+    backend: &CudaBackend,
+    (style, base, position_scale, scale): (RopeStyle, f64, f64, f64),
+    inputs: &[&Tensor],
+    outputs: &[&Tensor],
+) -> Result<()> {
+    let (q, k, v, k_cache, v_cache, positions) = (
+        inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5],
+    );
+    let device = q.device();
+    // [a, heads, dim] → [1, heads, a, dim] as views.
+    let as_heads = |t: &Tensor| -> Result<Tensor> { t.permute(&[1, 0, 2])?.unsqueeze(0) };
+    let (q4, k4, v4) = (as_heads(q)?, as_heads(outputs[1])?, as_heads(outputs[2])?);
+    let len = k_cache.shape()[0];
+    let kernel = decode_kernel(&q4, &k4, &v4, 1, len);
+    let fused = q.shape()[0] == 1 && k.is_contiguous() && v.is_contiguous() && kernel.is_some();
+    if !fused {
+        let params = (style, base, position_scale, scale);
+        return tl_tensor::rope_attention_composed(device, params, inputs, outputs);
+    }
+    for (cache, out) in [(k_cache, outputs[1]), (v_cache, outputs[2])] {
+        if !cache.buffer().same_memory(out.buffer()) || cache.layout() != out.layout() {
+            device.run_into(&Op::Contiguous, &[cache], &[out])?;
+        }
+    }
+    // The fused variant of the decoding kernel `decode_kernel` picked.
+    let name = match kernel.unwrap_or_default() {
+        "tl_attention_decode_f32_4" => "tl_rope_attention_decode_f32_4",
+        "tl_attention_decode_f32_8" => "tl_rope_attention_decode_f32_8",
+        "tl_attention_decode_f32_16" => "tl_rope_attention_decode_f32_16",
+        "tl_attention_decode_f32_32" => "tl_rope_attention_decode_f32_32",
+        "tl_attention_decode_f16_4" => "tl_rope_attention_decode_f16_4",
+        "tl_attention_decode_f16_8" => "tl_rope_attention_decode_f16_8",
+        "tl_attention_decode_f16_16" => "tl_rope_attention_decode_f16_16",
+        "tl_attention_decode_f16_32" => "tl_rope_attention_decode_f16_32",
+        "tl_attention_decode_bf16_4" => "tl_rope_attention_decode_bf16_4",
+        "tl_attention_decode_bf16_8" => "tl_rope_attention_decode_bf16_8",
+        "tl_attention_decode_bf16_16" => "tl_rope_attention_decode_bf16_16",
+        _ => "tl_rope_attention_decode_bf16_32",
+    };
+    let geometry = AttentionGeometry {
+        split_len: len as i64,
+        ..attention_geometry(&q4, &k4, &v4, Some(positions), true, scale)?
+    };
+    let element = q.dtype().block_bytes() as u64;
+    let step = RopeStep {
+        k_new: base_address(k)? + k.layout().offset() as u64 * element,
+        v_new: base_address(v)? + v.layout().offset() as u64 * element,
+        interleaved: i32::from(style == RopeStyle::Interleaved),
+        base,
+        position_scale,
+    };
+    let f = backend.function(FILE, name)?;
+    let config = LaunchConfig {
+        grid_dim: (q.shape()[1] as u32, 1, 1),
+        block_dim: (DECODE_THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let (qp, kp, vp, y) = (
+        base_address(q)?,
+        base_address(outputs[1])?,
+        base_address(outputs[2])?,
+        dense_address(outputs[0])?,
+    );
+    launch_dependent!(backend, f, config, &geometry, &qp, &kp, &vp, &y, &step)
 }
 
 /// Mirrors `struct AttentionGeometry` in kernels/nn.cu.

@@ -158,6 +158,17 @@ impl Backend for CpuBackend {
             | Op::Rope { .. }
             | Op::SwiGlu
             | Op::Attention { .. } => nn::run(op, inputs, outputs),
+            Op::RopeAttention {
+                style,
+                base,
+                position_scale,
+                scale,
+            } => crate::rope_attention::rope_attention_composed(
+                inputs[0].device(),
+                (*style, *base, *position_scale, *scale),
+                inputs,
+                outputs,
+            ),
             Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
                 quant::run(op, inputs, outputs[0])
             }

@@ -171,7 +171,8 @@ pub fn evaluate(op: &Op, inputs: &[HostTensor]) -> Result<Vec<HostTensor>> {
         | Op::LayerNorm { .. }
         | Op::Rope { .. }
         | Op::SwiGlu
-        | Op::Attention { .. } => nn::evaluate(op, inputs, &out_specs)?,
+        | Op::Attention { .. }
+        | Op::RopeAttention { .. } => nn::evaluate(op, inputs, &out_specs)?,
         Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
             quant::evaluate(op, inputs, &out_specs[0])?
         }

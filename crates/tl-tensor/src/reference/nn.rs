@@ -1,5 +1,5 @@
-//! Reference: softmax, log_softmax, rms_norm, add_rms_norm, layer_norm, rope, swiglu and
-//! attention, written from their definitions over f64 values.
+//! Reference: softmax, log_softmax, rms_norm, add_rms_norm, layer_norm, rope, swiglu,
+//! attention and rope_attention, written from their definitions over f64 values.
 
 use super::{broadcast_value, ravel, unravel, HostTensor};
 use crate::error::{Result, TensorError};
@@ -50,6 +50,12 @@ pub(super) fn evaluate(
             vec![output(values)]
         }
         Op::Attention { causal, scale } => vec![output(attention(inputs, *causal, *scale)?)],
+        Op::RopeAttention {
+            style,
+            base,
+            position_scale,
+            scale,
+        } => rope_attention(op, inputs, (*style, *base, *position_scale), *scale)?,
         _ => unreachable!(),
     })
 }
@@ -230,4 +236,77 @@ fn attention(inputs: &[HostTensor], causal: bool, scale: f64) -> Result<Vec<f64>
         }
     }
     Ok(out)
+}
+
+/// `RopeAttention` from its definition: q and k rotated (rounded to the dtype, as `Rope`
+/// stores them), the cache rows at the positions replaced, then attention over the caches.
+fn rope_attention(
+    op: &Op,
+    inputs: &[HostTensor],
+    (style, base, position_scale): (RopeStyle, f64, f64),
+    scale: f64,
+) -> Result<Vec<HostTensor>> {
+    let (q, k, v) = (&inputs[0], &inputs[1], &inputs[2]);
+    let (k_cache, v_cache, positions) = (&inputs[3], &inputs[4], &inputs[5]);
+    let rotated = |x: &HostTensor| {
+        let values = rope(&[x.clone(), positions.clone()], style, base, position_scale);
+        HostTensor::from_values(&x.shape, x.dtype, values).rounded()
+    };
+    let (q, k) = (rotated(q), rotated(k));
+    let write = |cache: &HostTensor, new: &HostTensor| -> Result<HostTensor> {
+        let mut values = cache.values();
+        let row = cache.shape[1] * cache.shape[2];
+        let new_values = new.values();
+        for (i, &p) in positions.values().iter().enumerate() {
+            if p < 0.0 || p >= cache.shape[0] as f64 {
+                return Err(TensorError::IndexOutOfRange {
+                    op: op.name(),
+                    index: p as i64,
+                    size: cache.shape[0],
+                });
+            }
+            let p = p as usize;
+            values[p * row..(p + 1) * row].copy_from_slice(&new_values[i * row..(i + 1) * row]);
+        }
+        Ok(HostTensor::from_values(&cache.shape, cache.dtype, values))
+    };
+    let (k_cache, v_cache) = (write(k_cache, &k)?, write(v_cache, v)?);
+    // [a, h, d] → [1, h, a, d], the layout `attention` takes.
+    let heads_first = |t: &HostTensor| {
+        let (a, h, d) = (t.shape[0], t.shape[1], t.shape[2]);
+        let values = t.values();
+        let mut out = vec![0.0; values.len()];
+        for i in 0..a {
+            for j in 0..h {
+                for c in 0..d {
+                    out[(j * a + i) * d + c] = values[(i * h + j) * d + c];
+                }
+            }
+        }
+        HostTensor::from_values(&[1, h, a, d], t.dtype, out)
+    };
+    let attended = attention(
+        &[
+            heads_first(&q),
+            heads_first(&k_cache),
+            heads_first(&v_cache),
+            positions.clone(),
+        ],
+        true,
+        scale,
+    )?;
+    let (n, heads, value_dim) = (q.shape[0], q.shape[1], v.shape[2]);
+    let mut out = vec![0.0; n * heads * value_dim];
+    for i in 0..n {
+        for j in 0..heads {
+            for c in 0..value_dim {
+                out[(i * heads + j) * value_dim + c] = attended[(j * n + i) * value_dim + c];
+            }
+        }
+    }
+    Ok(vec![
+        HostTensor::from_values(&[n, heads, value_dim], q.dtype, out),
+        k_cache,
+        v_cache,
+    ])
 }

@@ -19,8 +19,46 @@ pub fn cases() -> Vec<Case> {
         rope_cases(&mut cases, dtype);
         swiglu_cases(&mut cases, dtype);
         attention_cases(&mut cases, dtype);
+        rope_attention_cases(&mut cases, dtype);
     }
     cases
+}
+
+/// One decoding step over a KV cache: the GPU's fused kernel (one query, head dims of whole
+/// 16-byte rows) and the composed path (several queries, odd dims), both RoPE layouts.
+fn rope_attention_cases(cases: &mut Vec<Case>, dtype: DType) {
+    let tol = tolerance_for(dtype);
+    let x = |shape: &[usize]| uniform(shape, dtype, -3.0, 3.0);
+    let positions = |values: &[f64]| Input::values(&[values.len()], DType::I32, values);
+    let shapes: [(usize, usize, usize, usize, usize, Vec<f64>); 4] = [
+        // (n, heads, kv_heads, dim, cache length, positions)
+        (1, 8, 2, 64, 300, vec![257.0]),
+        (1, 9, 3, 64, 40, vec![0.0]),
+        (1, 4, 4, 128, 20, vec![19.0]),
+        (3, 4, 2, 10, 16, vec![5.0, 6.0, 7.0]),
+    ];
+    for (n, heads, kv_heads, dim, len, at) in shapes {
+        for style in [RopeStyle::HalfSplit, RopeStyle::Interleaved] {
+            let op = Op::RopeAttention {
+                style,
+                base: 10000.0,
+                position_scale: 1.0,
+                scale: 1.0 / (dim as f64).sqrt(),
+            };
+            cases.push(Case::new(
+                op,
+                vec![
+                    x(&[n, heads, dim]),
+                    x(&[n, kv_heads, dim]),
+                    x(&[n, kv_heads, dim]),
+                    x(&[len, kv_heads, dim]),
+                    x(&[len, kv_heads, dim]),
+                    positions(&at),
+                ],
+                tol,
+            ));
+        }
+    }
 }
 
 fn softmax_cases(cases: &mut Vec<Case>, dtype: DType) {
