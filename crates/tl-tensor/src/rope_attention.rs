@@ -28,12 +28,27 @@ pub fn rope_attention_composed(
     }
     // [n, heads, dim] → [1, heads, n, dim] as views.
     let as_heads = |t: &Tensor| -> Result<Tensor> { t.permute(&[1, 0, 2])?.unsqueeze(0) };
-    let attended = as_heads(&rope(q)?)?.attention_at(
+    let attention = Op::Attention {
+        causal: true,
+        scale,
+    };
+    let inputs = [
+        &as_heads(&rope(q)?)?,
         &as_heads(outputs[1])?,
         &as_heads(outputs[2])?,
         positions,
-        scale,
-    )?;
+    ];
+    let n = q.shape()[0];
+    if n == 1 {
+        // One query: the output [1, heads, dim] is already the attention's [1, heads, 1, dim].
+        let (heads, value_dim) = (outputs[0].shape()[1], outputs[0].shape()[2]);
+        return device.run_into(
+            &attention,
+            &inputs,
+            &[&outputs[0].reshape(&[1, heads, 1, value_dim])?],
+        );
+    }
+    let attended = device.run1(&attention, &inputs)?;
     device.run_into(
         &Op::Contiguous,
         &[&attended.squeeze(0)?.permute(&[1, 0, 2])?],
