@@ -119,6 +119,32 @@ pub(crate) fn row_runs<'a, 'o, B: QuantBlock>(
     out.iter_mut().zip(w.chunks_exact(per_row))
 }
 
+/// [`QuantBlock::dot_rows`] through the fastest kernel `simd` allows for a format with a
+/// paired-block kernel and an AVX2 row kernel `avx2` (built for AVX2, FMA and F16C); false,
+/// having done nothing, when the CPU runs neither.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn dot_rows_simd<B: pair_rows::PairBlock>(
+    simd: Simd,
+    w: &[B],
+    x: &[ActivationBlock],
+    out: &mut [f32],
+    avx2: unsafe fn(&[B], &[ActivationBlock], &mut [f32]),
+) -> bool {
+    if simd == Simd::Avx512Vnni && Simd::Avx512Vnni.available() {
+        // SAFETY: the CPU supports AVX2, FMA, F16C and AVX-512 F, VL and VNNI (checked
+        // just above).
+        unsafe { pair_rows::dot_rows_pairs(w, x, out) };
+        return true;
+    }
+    if simd != Simd::Portable && Simd::Avx2.available() {
+        // SAFETY: the CPU supports AVX2, FMA and F16C (checked just above), all `avx2` needs.
+        unsafe { avx2(w, x, out) };
+        return true;
+    }
+    false
+}
+
 /// The tile kernel when the CPU runs one, else the row kernels.
 #[cfg(target_arch = "x86_64")]
 #[inline]

@@ -46,15 +46,8 @@ impl QuantBlock for BlockQ8_0 {
     #[inline]
     fn dot_rows(simd: Simd, w: &[Self], x: &[ActivationBlock], out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        if simd == Simd::Avx512Vnni && Simd::Avx512Vnni.available() {
-            // SAFETY: the CPU supports AVX2, FMA, F16C and AVX-512 F, VL and VNNI (checked
-            // just above).
-            return unsafe { super::pair_rows::dot_rows_pairs(w, x, out) };
-        }
-        #[cfg(target_arch = "x86_64")]
-        if simd != Simd::Portable && Simd::Avx2.available() {
-            // SAFETY: the CPU supports AVX2, FMA and F16C (checked just above).
-            return unsafe { avx2::dot_rows(w, x, out) };
+        if super::dot_rows_simd(simd, w, x, out, avx2::dot_rows) {
+            return;
         }
         let _ = simd;
         for (o, row) in super::row_runs(w, x, out) {
