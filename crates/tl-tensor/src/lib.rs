@@ -12,6 +12,7 @@ pub mod dtype;
 pub mod error;
 pub mod host_element;
 pub mod layout;
+pub mod linear;
 pub mod op;
 pub mod quant;
 pub mod random;
@@ -28,7 +29,10 @@ pub use dtype::DType;
 pub use error::{Result, TensorError};
 pub use host_element::HostElement;
 pub use layout::Layout;
-pub use op::{ArgReduceOp, BagMode, BinaryOp, CompareOp, Op, ReduceOp, RopeStyle, UnaryOp};
+pub use linear::linear_composed;
+pub use op::{
+    ArgReduceOp, BagMode, BinaryOp, CompareOp, LinearNorm, Op, ReduceOp, RopeStyle, UnaryOp,
+};
 pub use rope_attention::rope_attention_composed;
 pub use signature::TensorSpec;
 pub use tensor::Tensor;

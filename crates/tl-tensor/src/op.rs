@@ -229,6 +229,18 @@ pub enum RopeStyle {
     Interleaved,
 }
 
+/// The normalisation `Op::Linear` applies to its input first.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LinearNorm {
+    /// The input as it is.
+    None,
+    /// `RmsNorm { eps }` of the input (one more input: its weight).
+    Rms { eps: f64 },
+    /// `AddRmsNorm { eps }` of the input and a residual (two more inputs: the residual and
+    /// the norm's weight); their sum is an output too.
+    AddRms { eps: f64 },
+}
+
 /// One tensor operation. The doc of each variant gives its inputs in order, its output, and
 /// the dtypes it accepts.
 ///
@@ -452,6 +464,21 @@ pub enum Op {
     /// the dtype of `x`. Reads the blocks directly; never dequantizes `w` as a whole.
     QMatMul,
 
+    // ---- fused linear layer ----
+    /// A linear layer with its input's normalisation before it and, when `gated`, the
+    /// SwiGLU of two products after it: the step of a decoding model that reads a weight.
+    /// Inputs `(x [.., k], residual [.., k] (AddRms only), norm_weight [k] (Rms, AddRms),
+    /// w [n, k], w_up [n, k] (gated only))`, `w` and `w_up` float of x's dtype (used as
+    /// `h · wᵀ`) or quantized (as `QMatMul`); `h` is the norm's output rounded to x's dtype.
+    /// Outputs `(sum [.., k] (AddRms only), y [.., n])`: `y = h · wᵀ`, or
+    /// `silu(h · wᵀ) · (h · w_upᵀ)` when gated, in x's dtype. The same as the ops it stands
+    /// for (`RmsNorm`/`AddRmsNorm`, `MatMul`/`QMatMul`, `SwiGlu`), which is how backends
+    /// without a fused kernel for a case run it.
+    Linear {
+        norm: LinearNorm,
+        gated: bool,
+    },
+
     // ---- sampling ----
     /// Inputs `(logits [rows, vocab] float, uniform [rows] f32 in [0, 1))`: output `[rows]`
     /// `i64` token ids. With `temperature <= 0` the first maximum (greedy; `uniform` unused).
@@ -527,6 +554,14 @@ impl Op {
             Op::Dequantize { .. } => "dequantize".into(),
             Op::Quantize { .. } => "quantize".into(),
             Op::QMatMul => "qmatmul".into(),
+            Op::Linear { norm, gated } => {
+                let norm = match norm {
+                    LinearNorm::None => "",
+                    LinearNorm::Rms { .. } => ".rms_norm",
+                    LinearNorm::AddRms { .. } => ".add_rms_norm",
+                };
+                format!("linear{norm}{}", if *gated { ".gated" } else { "" })
+            }
             Op::Sample { .. } => "sample".into(),
             Op::RepetitionPenalty { .. } => "repetition_penalty".into(),
         }
@@ -587,6 +622,12 @@ impl Op {
             "dequantize",
             "quantize",
             "qmatmul",
+            "linear",
+            "linear.gated",
+            "linear.rms_norm",
+            "linear.rms_norm.gated",
+            "linear.add_rms_norm",
+            "linear.add_rms_norm.gated",
             "sample",
             "repetition_penalty",
         ]

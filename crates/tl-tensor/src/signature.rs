@@ -5,7 +5,7 @@
 
 use crate::error::{Result, TensorError};
 use crate::layout::broadcast_shapes;
-use crate::op::{CompareOp, Op, ReduceOp};
+use crate::op::{CompareOp, LinearNorm, Op, ReduceOp};
 use crate::DType;
 
 /// Shape and dtype of a tensor, without its data.
@@ -736,6 +736,68 @@ pub fn output_specs(op: &Op, inputs: &[TensorSpec]) -> Result<Vec<TensorSpec>> {
             let mut shape = x.shape.clone();
             *shape.last_mut().expect("rank checked") = w.shape[0];
             one(TensorSpec::new(&shape, x.dtype))
+        }
+        Op::Linear { norm, gated } => {
+            let has_residual = matches!(norm, LinearNorm::AddRms { .. });
+            let has_norm_weight = !matches!(norm, LinearNorm::None);
+            let weights = 1 + usize::from(*gated);
+            arity(
+                op,
+                inputs,
+                1 + usize::from(has_residual) + usize::from(has_norm_weight) + weights,
+            )?;
+            let x = &inputs[0];
+            require_float(op, x.dtype)?;
+            if let LinearNorm::Rms { eps } | LinearNorm::AddRms { eps } = norm {
+                check_eps(op, *eps)?;
+            }
+            if has_residual {
+                same_dtype(op, x.dtype, inputs[1].dtype)?;
+                if inputs[1].shape != x.shape {
+                    return Err(mismatch(
+                        op,
+                        &x.shape,
+                        &inputs[1].shape,
+                        "x and residual must have one shape",
+                    ));
+                }
+            }
+            if has_norm_weight {
+                last_dim_vector(op, x, &inputs[1 + usize::from(has_residual)])?;
+            }
+            let w = &inputs[inputs.len() - weights];
+            if !w.dtype.is_quantized() {
+                same_dtype(op, x.dtype, w.dtype)?;
+            }
+            if w.shape.len() != 2 || x.shape.is_empty() || x.shape[x.shape.len() - 1] != w.shape[1]
+            {
+                return Err(mismatch(
+                    op,
+                    &x.shape,
+                    &w.shape,
+                    "expects x [.., k] and w [n, k]",
+                ));
+            }
+            if *gated {
+                let up = &inputs[inputs.len() - 1];
+                same_dtype(op, w.dtype, up.dtype)?;
+                if up.shape != w.shape {
+                    return Err(mismatch(
+                        op,
+                        &w.shape,
+                        &up.shape,
+                        "w and w_up must have one shape",
+                    ));
+                }
+            }
+            let mut shape = x.shape.clone();
+            *shape.last_mut().expect("rank checked") = w.shape[0];
+            let y = TensorSpec::new(&shape, x.dtype);
+            Ok(if has_residual {
+                vec![x.clone(), y]
+            } else {
+                vec![y]
+            })
         }
         Op::Sample {
             temperature,

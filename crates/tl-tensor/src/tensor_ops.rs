@@ -1,7 +1,9 @@
 //! Convenience methods on `Tensor` for every non-view op; each builds an `Op` and runs it.
 
 use crate::error::Result;
-use crate::op::{ArgReduceOp, BagMode, BinaryOp, CompareOp, Op, ReduceOp, RopeStyle, UnaryOp};
+use crate::op::{
+    ArgReduceOp, BagMode, BinaryOp, CompareOp, LinearNorm, Op, ReduceOp, RopeStyle, UnaryOp,
+};
 use crate::tensor::Tensor;
 use crate::DType;
 
@@ -223,5 +225,28 @@ impl Tensor {
     /// `self · wᵀ` with `w` quantized `[n, k]`.
     pub fn qmatmul(&self, w: &Tensor) -> Result<Tensor> {
         self.run1(Op::QMatMul, &[w])
+    }
+
+    /// `self` is x of [`Op::Linear`]: `norm_inputs` are the norm's (the residual for
+    /// `AddRms`, then its weight), `weights` are w, or w and w_up for the gated form.
+    /// Returns the sum (`AddRms` only) and the product.
+    pub fn linear(
+        &self,
+        norm: LinearNorm,
+        norm_inputs: &[&Tensor],
+        weights: &[&Tensor],
+    ) -> Result<(Option<Tensor>, Tensor)> {
+        let op = Op::Linear {
+            norm,
+            gated: weights.len() == 2,
+        };
+        let inputs: Vec<&Tensor> = [self]
+            .into_iter()
+            .chain(norm_inputs.iter().copied())
+            .chain(weights.iter().copied())
+            .collect();
+        let mut outputs = self.device().run(&op, &inputs)?;
+        let y = outputs.pop().expect("an output");
+        Ok((outputs.pop(), y))
     }
 }

@@ -172,6 +172,9 @@ impl Backend for CpuBackend {
             Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
                 quant::run(op, inputs, outputs[0])
             }
+            Op::Linear { norm, gated } => {
+                crate::linear::linear_composed(inputs[0].device(), (*norm, *gated), inputs, outputs)
+            }
             Op::Sample { .. } | Op::RepetitionPenalty { .. } => sample::run(op, inputs, outputs[0]),
             Op::Reshape { .. }
             | Op::Permute { .. }

@@ -7,6 +7,7 @@ mod copy;
 mod creation;
 mod elementwise;
 mod index;
+mod linear;
 mod matmul;
 mod nn;
 mod quant;
@@ -176,6 +177,7 @@ pub fn evaluate(op: &Op, inputs: &[HostTensor]) -> Result<Vec<HostTensor>> {
         Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
             quant::evaluate(op, inputs, &out_specs[0])?
         }
+        Op::Linear { norm, gated } => linear::evaluate_linear((*norm, *gated), inputs, &out_specs)?,
         Op::Sample { .. } | Op::RepetitionPenalty { .. } => {
             sample::evaluate(op, inputs, &out_specs[0])?
         }

@@ -3,6 +3,7 @@
 mod creation;
 mod elementwise;
 mod index;
+mod linear;
 mod matmul;
 mod movement;
 mod nn;
@@ -28,5 +29,6 @@ pub fn all() -> Vec<Case> {
     // every later case new inputs.
     cases.extend(movement::tiled_copy_cases());
     cases.extend(nn::decode_attention_cases());
+    cases.extend(linear::cases());
     cases
 }

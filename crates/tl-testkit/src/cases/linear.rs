@@ -1,0 +1,102 @@
+//! Conformance cases: `linear`, the fused norm → product (→ SwiGLU) of a decoding model, with
+//! float and quantized weights; one activation row (the GPU's fused kernels) and several
+//! (the composed path), each norm with and without the gate.
+
+use tl_tensor::{DType, LinearNorm, Op};
+
+use crate::case::{tolerance_for, Case, Fill, Input, View};
+
+/// Quantized weights: `QMatMul`'s activation rounding (≈ 4e-3 relative, see cases/quant.rs),
+/// which the gate's product of two such products roughly doubles in quadrature, plus the
+/// output rounding; wrong scales or rows give errors of order 1.
+const QUANTIZED_TOLERANCE: f64 = 1.5e-2;
+
+const FORMATS: [DType; 5] = [
+    DType::Q4_0,
+    DType::Q4_1,
+    DType::Q8_0,
+    DType::Q4_K,
+    DType::Q6_K,
+];
+
+const NORMS: [LinearNorm; 3] = [
+    LinearNorm::None,
+    LinearNorm::Rms { eps: 1e-5 },
+    LinearNorm::AddRms { eps: 1e-5 },
+];
+
+/// The inputs of `Linear { norm, gated }` for activations `[rows, k]` and weights `w(n)`.
+fn inputs(
+    norm: LinearNorm,
+    gated: bool,
+    rows: usize,
+    k: usize,
+    dtype: DType,
+    w: &dyn Fn() -> Input,
+) -> Vec<Input> {
+    let mut inputs = vec![Input::uniform(&[rows, k], dtype)];
+    if let LinearNorm::AddRms { .. } = norm {
+        inputs.push(Input::uniform(&[rows, k], dtype));
+    }
+    if norm != LinearNorm::None {
+        inputs.push(Input::new(
+            &[k],
+            dtype,
+            Fill::Uniform {
+                low: 0.5,
+                high: 1.5,
+            },
+        ));
+    }
+    inputs.push(w());
+    if gated {
+        inputs.push(w());
+    }
+    inputs
+}
+
+pub fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for norm in NORMS {
+        for gated in [false, true] {
+            let op = Op::Linear { norm, gated };
+            // The product's rounding doubles through the gate's two products.
+            let float_tolerance =
+                |dtype: DType| tolerance_for(dtype) * if gated { 2.0 } else { 1.0 };
+            for dtype in DType::FLOATS {
+                let w = || Input::uniform(&[33, 64], dtype);
+                for rows in [1, 3] {
+                    cases.push(Case::new(
+                        op.clone(),
+                        inputs(norm, gated, rows, 64, dtype, &w),
+                        float_tolerance(dtype),
+                    ));
+                }
+                // A width the vectorised kernels do not take.
+                let odd = || Input::uniform(&[9, 10], dtype);
+                cases.push(Case::new(
+                    op.clone(),
+                    inputs(norm, gated, 1, 10, dtype, &odd),
+                    float_tolerance(dtype),
+                ));
+            }
+            for format in FORMATS {
+                let w = || Input::new(&[64, 256], format, Fill::Blocks);
+                for (dtype, rows) in [(DType::F32, 1), (DType::BF16, 1), (DType::F32, 3)] {
+                    cases.push(Case::new(
+                        op.clone(),
+                        inputs(norm, gated, rows, 256, dtype, &w),
+                        QUANTIZED_TOLERANCE,
+                    ));
+                }
+            }
+            // An activation row inside a larger matrix, off the 16-byte alignment.
+            let mut strided = inputs(norm, gated, 1, 64, DType::F32, &|| {
+                Input::uniform(&[33, 64], DType::F32)
+            });
+            strided[0] = Input::uniform(&[1, 64], DType::F32).with_view(View::Narrowed);
+            cases.push(Case::new(op.clone(), strided, float_tolerance(DType::F32)));
+        }
+    }
+    cases
+}
