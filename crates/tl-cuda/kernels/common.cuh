@@ -103,6 +103,13 @@ __device__ __forceinline__ void store_f(void* p, int dt, i64 i, float v) {
     }
 }
 
+// v rounded to what a float dtype stores, widened back.
+__device__ __forceinline__ float round_to(int dt, float v) {
+    if (dt == TL_F16) return f16_to_f32(f32_to_f16(v));
+    if (dt == TL_BF16) return bf16_to_f32(f32_to_bf16(v));
+    return v;
+}
+
 __device__ __forceinline__ i64 load_i(const void* p, int dt, i64 i) {
     switch (dt) {
         case TL_I32: return ((const int*)p)[i];

@@ -11,6 +11,11 @@
 //     k is a multiple of the vector (4 f32, 8 f16/bf16); w, x and the x row stride are
 //     16-byte aligned; y is dense [R, n] in the dtype of x and w. The lane sums are added
 //     in a fixed butterfly, so results are the same run to run.
+//   tl_linear_<dtype>[_gated]: `Linear` of one activation row (linear_input.cuh). The same
+//     geometry and weight stream as tl_matvec_*_r1; after the wait each block computes the
+//     normalised input into shared memory (k elements of the dtype, dynamic) and the warps
+//     read it from there. Gated: a warp streams row j of w and of w_up together and stores
+//     silu(gate)·up.
 
 #define MV_WARPS 8
 #define MV_UNROLL 8
@@ -119,3 +124,54 @@ TL_MATVEC(bf16, TL_BF16, 1)
 TL_MATVEC(bf16, TL_BF16, 2)
 TL_MATVEC(bf16, TL_BF16, 3)
 TL_MATVEC(bf16, TL_BF16, 4)
+
+template <int DT, bool GATED>
+__device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4* w, const uint4* w_up, void* y,
+                                              i64 vecs, i64 n, int prefetch) {
+    extern __shared__ uint4 h[];
+    const int lane = threadIdx.x & 31;
+    const i64 j = (i64)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    const bool active = j < n;
+    const uint4* row = w + j * vecs;
+    const uint4* row_up = w_up + j * vecs;
+    uint4 wv[MV_UNROLL], uv[MV_UNROLL];
+    load_batch<1, DT>(row, lane, vecs, active && prefetch, wv);
+    if (GATED) load_batch<1, DT>(row_up, lane, vecs, active && prefetch, uv);
+    tl_wait_for_predecessor();
+    tl_allow_successor();
+    const float scale = linear_input_scale(in);
+    for (i64 i = threadIdx.x; i < in.k; i += blockDim.x) store_f(h, DT, i, linear_input_value(in, i, scale));
+    __syncthreads();
+    if (!active) return;
+    float acc = 0.0f, acc_up = 0.0f;
+    for (i64 v0 = lane; v0 < vecs; v0 += 32 * MV_UNROLL) {
+        if (v0 != lane || !prefetch) {
+            load_batch<1, DT>(row, v0, vecs, true, wv);
+            if (GATED) load_batch<1, DT>(row_up, v0, vecs, true, uv);
+        }
+#pragma unroll
+        for (int u = 0; u < MV_UNROLL; ++u) {
+            const i64 v = v0 + 32 * u;
+            if (v >= vecs) break;
+            const uint4 x = h[v];
+            acc += dot16<DT>(wv[u], x);
+            if (GATED) acc_up += dot16<DT>(uv[u], x);
+        }
+    }
+    acc = mv_warp_sum(acc);
+    if (GATED) acc_up = mv_warp_sum(acc_up);
+    if (lane == 0) store_f(y, DT, j, GATED ? linear_gate(DT, acc, acc_up) : acc);
+}
+
+#define TL_LINEAR(SUFFIX, DT, GATED)                                                                 \
+    extern "C" __global__ void __launch_bounds__(MV_WARPS * 32) tl_linear_##SUFFIX(                 \
+        LinearInput in, const uint4* w, const uint4* w_up, void* y, i64 vecs, i64 n, int prefetch) { \
+        linear_matvec<DT, GATED>(in, w, w_up, y, vecs, n, prefetch);                                 \
+    }
+
+TL_LINEAR(f32, TL_F32, false)
+TL_LINEAR(f32_gated, TL_F32, true)
+TL_LINEAR(f16, TL_F16, false)
+TL_LINEAR(f16_gated, TL_F16, true)
+TL_LINEAR(bf16, TL_BF16, false)
+TL_LINEAR(bf16_gated, TL_BF16, true)

@@ -91,12 +91,6 @@ __device__ __forceinline__ RowGroup row_group(int group) {
 }
 
 // The value a dtype stores for v, back as f32 (AddRmsNorm normalises the stored sum).
-__device__ __forceinline__ float round_to(int dt, float v) {
-    if (dt == TL_F16) return f16_to_f32(f32_to_f16(v));
-    if (dt == TL_BF16) return bf16_to_f32(f32_to_bf16(v));
-    return v;
-}
-
 // ---- softmax / log_softmax: max, sum of exp(x - max), then the outputs ----
 extern "C" __global__ void __launch_bounds__(1024) tl_softmax(int log_mode, Strided x_rows, i64 x_step, const void* x,
                                       Strided y_rows, i64 y_step, void* y, int dt, i64 rows, i64 d,

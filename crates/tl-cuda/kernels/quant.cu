@@ -219,6 +219,29 @@ extern "C" __global__ void tl_quantize_blocks(int format, Strided src, const voi
     }
 }
 
+// One 32-value block of activations, value `v` in lane j, quantized as tl_quantize_activation
+// describes: quant j into qs[j], the block's float4 into *d (lane 0).
+__device__ __forceinline__ void quantize_32(float v, int lane, signed char* qs, float4* d_out) {
+    // The largest magnitude as bits: an integer max that, unlike fmaxf, keeps NaN.
+    unsigned int amax_bits = __reduce_max_sync(0xffffffffu, __float_as_uint(v) & 0x7fffffffu);
+    float sum = v;
+    for (int width = 16; width > 0; width >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, width);
+    int q = 0;
+    float d;
+    if (amax_bits >= 0x7f800000u) {
+        // Infinity or NaN: a NaN scale poisons every dot product with this block.
+        d = __int_as_float(0x7fc00000);
+        sum = d;
+    } else {
+        d = __uint_as_float(amax_bits) / 127.0f;
+        float id = d == 0.0f ? 0.0f : 1.0f / d;
+        q = __float2int_rn(__fmul_rn(v, id));  // |q| <= 127
+    }
+    int qsum = __reduce_add_sync(0xffffffffu, q);
+    qs[lane] = (signed char)q;
+    if (lane == 0) *d_out = make_float4(d, __int_as_float(qsum), sum, 0.0f);
+}
+
 extern "C" __global__ void tl_quantize_activation(Strided src, const void* x, int dt, signed char* qs,
                                                   float4* ds, i64 n_blocks) {
     // Short: the mat-vec after it may start (and prefetch its weights) at once.
@@ -228,25 +251,7 @@ extern "C" __global__ void tl_quantize_activation(Strided src, const void* x, in
     i64 warp = ((i64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     i64 n_warps = ((i64)gridDim.x * blockDim.x) >> 5;
     for (i64 b = warp; b < n_blocks; b += n_warps) {
-        float v = load_f(x, dt, strided_offset(src, b * 32 + lane));
-        // The largest magnitude as bits: an integer max that, unlike fmaxf, keeps NaN.
-        unsigned int amax_bits = __reduce_max_sync(0xffffffffu, __float_as_uint(v) & 0x7fffffffu);
-        float sum = v;
-        for (int width = 16; width > 0; width >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, width);
-        int q = 0;
-        float d;
-        if (amax_bits >= 0x7f800000u) {
-            // Infinity or NaN: a NaN scale poisons every dot product with this block.
-            d = __int_as_float(0x7fc00000);
-            sum = d;
-        } else {
-            d = __uint_as_float(amax_bits) / 127.0f;
-            float id = d == 0.0f ? 0.0f : 1.0f / d;
-            q = __float2int_rn(__fmul_rn(v, id));  // |q| <= 127
-        }
-        int qsum = __reduce_add_sync(0xffffffffu, q);
-        qs[b * 32 + lane] = (signed char)q;
-        if (lane == 0) ds[b] = make_float4(d, __int_as_float(qsum), sum, 0.0f);
+        quantize_32(load_f(x, dt, strided_offset(src, b * 32 + lane)), lane, qs + b * 32, ds + b);
     }
 }
 
@@ -525,31 +530,94 @@ __device__ __forceinline__ void qmv_chunk(const unsigned char* stage, const unsi
     }
 }
 
-// One launch: weight rows `w_offset + j·w_stride` (in blocks) of `blocks_per_row` blocks,
-// inside a buffer ending at `w_limit`; activation rows of `k` quants and k/32 float4s; output
-// y [m, n] dense. Warps walk rows in chunks of F::CHUNK blocks (1-2 KB), each staged in
-// shared memory by 16-byte copies and then read from there block by block: reading blocks
-// straight from global memory would make each narrow load of a lane request its sectors
-// from L2 again, while staging moves every weight byte once, at full width.
+// The product's weight rows. With `gated` (Linear's SwiGLU), a row j is row j of w followed by
+// row j of w_up, `up_delta` bytes further, in a buffer ending at `up_limit`: its chunks past
+// the first `chunks` are the up row's, summed apart.
+struct QmvWeights {
+    const unsigned char* w;
+    const unsigned char* w_limit;
+    i64 w_offset, w_stride, n, blocks_per_row;
+    i64 up_delta;
+    const unsigned char* up_limit;
+};
+
+// Stages item c of the row at `at` (chunk c, or chunk c − chunks of the up row).
+template <int FORMAT, bool GATED>
+__device__ __forceinline__ void qmv_stage_item(const QmvWeights& p, const unsigned char* at, int c, int chunks,
+                                               unsigned char* stage, int lane) {
+    if (GATED && c >= chunks) {
+        qmv_stage<FORMAT>(at + p.up_delta, c - chunks, (int)p.blocks_per_row, p.up_limit, stage, lane);
+    } else {
+        qmv_stage<FORMAT>(at, c, (int)p.blocks_per_row, p.w_limit, stage, lane);
+    }
+}
+
+// Adds staged item c of the row at `at` to acc (or, for the up row, to acc_up).
+template <int FORMAT, int NR, bool GATED>
+__device__ __forceinline__ void qmv_chunk_item(const QmvWeights& p, const unsigned char* stage,
+                                               const unsigned char* at, int c, int chunks, int lane,
+                                               const signed char* const* xq, const float4* const* xd, float* acc,
+                                               float* acc_up) {
+    if (GATED && c >= chunks) {
+        qmv_chunk<FORMAT, NR>(stage, at + p.up_delta, c - chunks, (int)p.blocks_per_row, lane, xq, xd, acc_up);
+    } else {
+        qmv_chunk<FORMAT, NR>(stage, at, c, (int)p.blocks_per_row, lane, xq, xd, acc);
+    }
+}
+
+// Lanes i < NR hold the sums of activation rows tile·NR + i: they store output column j
+// (silu(gate)·up when gated, NR = 1).
+template <int NR, bool GATED>
+__device__ __forceinline__ void qmv_store(const float* acc, const float* acc_up, int lane, i64 tile, i64 m, i64 n,
+                                          i64 j, void* y, int dt) {
+#pragma unroll
+    for (int i = 0; i < NR; ++i) {
+        if (lane == i && tile * NR + i < m) {
+            store_f(y, dt, (tile * NR + i) * n + j, GATED ? linear_gate(dt, acc[i], acc_up[i]) : acc[i]);
+        }
+    }
+}
+
+template <int NR>
+__device__ __forceinline__ void qmv_warp_sums(float* acc) {
+#pragma unroll
+    for (int i = 0; i < NR; ++i) {
+        for (int width = 16; width > 0; width >>= 1) acc[i] += __shfl_xor_sync(0xffffffffu, acc[i], width);
+    }
+}
+
+// One launch over the weight rows of `p` (`w_offset + j·w_stride` in blocks, of
+// `blocks_per_row` blocks, inside a buffer ending at `w_limit`); activation rows of `k`
+// quants and k/32 float4s; output y [m, n] dense. Warps walk rows in chunks of F::CHUNK
+// blocks (1-2 KB), each staged in shared memory by 16-byte copies and then read from there
+// block by block: reading blocks straight from global memory would make each narrow load of
+// a lane request its sectors from L2 again, while staging moves every weight byte once, at
+// full width.
 //
 // split == 1 (many rows): warps are persistent; warp g of G takes rows g, g + G, … and its
 // (row, chunk) items run through a QMV_STAGES-deep pipeline that crosses row boundaries, so
 // loads stay in flight while earlier chunks are used. split > 1 (few rows): `split` warps of
 // a block share one row, taking its chunks in turn, and are summed through shared memory.
-template <int FORMAT, int NR>
-__device__ __forceinline__ void qmv(const unsigned char* w, const unsigned char* w_limit, i64 w_offset,
-                                    i64 w_stride, i64 n, i64 blocks_per_row, const signed char* qs,
-                                    const float4* ds, i64 m, i64 k, void* y, int dt, int split) {
+//
+// LINEAR (`Linear`, one activation row): the block computes its input (linear_input.cuh) and
+// quantizes it into dynamic shared memory itself (k quants, then k/32 float4s at the next
+// 16-byte boundary), in place of tl_quantize_activation's kernel.
+template <int FORMAT, int NR, bool LINEAR, bool GATED>
+__device__ __forceinline__ void qmv(const QmvWeights& p, const signed char* qs, const float4* ds, i64 m, i64 k,
+                                    void* y, int dt, int split, const LinearInput& in) {
     typedef Qmv<FORMAT> F;
     // A chunk's bytes plus up to 15 on each side to reach 16-byte boundaries.
     constexpr int STAGE = F::CHUNK * F::BYTES + 32;
     __shared__ __align__(16) unsigned char stages[QMV_WARPS][QMV_STAGES][STAGE];
-    __shared__ float partial[QMV_WARPS][NR];
+    __shared__ float partial[QMV_WARPS][2 * NR];
 
+    const unsigned char* w = p.w;
+    const i64 n = p.n;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     i64 act_blocks = k / 32;
-    int nb = (int)blocks_per_row;
+    int nb = (int)p.blocks_per_row;
     int chunks = (nb + F::CHUNK - 1) / F::CHUNK;
+    int items = GATED ? 2 * chunks : chunks;
 
     // This warp's first weight row is pulled into L2 while the kernel before this one (the
     // activations' quantization) finishes. A prefetch only warms the coherent L2, so it is
@@ -558,14 +626,27 @@ __device__ __forceinline__ void qmv(const unsigned char* w, const unsigned char*
         i64 first = split == 1 ? (i64)blockIdx.x * QMV_WARPS + warp
                                : (i64)blockIdx.x * (QMV_WARPS / split) + warp / split;
         if (first < n) {
-            const unsigned char* row = w + (w_offset + first * w_stride) * F::BYTES;
+            const unsigned char* row = w + (p.w_offset + first * p.w_stride) * F::BYTES;
             for (i64 at = (i64)lane * 128; at < (i64)nb * F::BYTES; at += 32 * 128) {
-                if (row + at < w_limit) asm volatile("prefetch.global.L2 [%0];" ::"l"(row + at));
+                if (row + at < p.w_limit) asm volatile("prefetch.global.L2 [%0];" ::"l"(row + at));
             }
         }
     }
     tl_wait_for_predecessor();
     tl_allow_successor();
+
+    if (LINEAR) {
+        extern __shared__ __align__(16) unsigned char act[];
+        signed char* act_qs = (signed char*)act;
+        float4* act_ds = (float4*)(act + ((k + 15) & ~15ll));
+        const float scale = linear_input_scale(in);
+        for (i64 b = warp; b < act_blocks; b += QMV_WARPS) {
+            quantize_32(linear_input_value(in, b * 32 + lane, scale), lane, act_qs + b * 32, act_ds + b);
+        }
+        __syncthreads();
+        qs = act_qs;
+        ds = act_ds;
+    }
 
     for (i64 tile = blockIdx.y; tile * NR < m; tile += gridDim.y) {
         const signed char* xq[NR];
@@ -577,24 +658,24 @@ __device__ __forceinline__ void qmv(const unsigned char* w, const unsigned char*
             xq[i] = qs + r * k;
             xd[i] = ds + r * act_blocks;
         }
-        float acc[NR];
+        float acc[NR], acc_up[NR];
 #pragma unroll
-        for (int i = 0; i < NR; ++i) acc[i] = 0.0f;
+        for (int i = 0; i < NR; ++i) acc[i] = acc_up[i] = 0.0f;
 
         if (split == 1) {
-            // The (row, chunk) item being used and the one being staged, advanced in step.
+            // The (row, item) being used and the one being staged, advanced in step.
             i64 groups = (i64)gridDim.x * QMV_WARPS;
             i64 row_now = (i64)blockIdx.x * QMV_WARPS + warp, row_ahead = row_now;
             int c_now = 0, c_ahead = 0, slot_now = 0, slot_ahead = 0;
             // Row addresses, advanced by `step` bytes from one of this warp's rows to the next.
-            const unsigned char* at_now = w + (w_offset + row_now * w_stride) * F::BYTES;
+            const unsigned char* at_now = w + (p.w_offset + row_now * p.w_stride) * F::BYTES;
             const unsigned char* at_ahead = at_now;
-            i64 step = groups * w_stride * F::BYTES;
+            i64 step = groups * p.w_stride * F::BYTES;
 #pragma unroll
             for (int t = 0; t < QMV_STAGES - 1; ++t) {
                 if (row_ahead < n) {
-                    qmv_stage<FORMAT>(at_ahead, c_ahead, nb, w_limit, stages[warp][slot_ahead], lane);
-                    if (++c_ahead == chunks) c_ahead = 0, row_ahead += groups, at_ahead += step;
+                    qmv_stage_item<FORMAT, GATED>(p, at_ahead, c_ahead, chunks, stages[warp][slot_ahead], lane);
+                    if (++c_ahead == items) c_ahead = 0, row_ahead += groups, at_ahead += step;
                 } else {
                     copy_async_commit();
                 }
@@ -602,28 +683,25 @@ __device__ __forceinline__ void qmv(const unsigned char* w, const unsigned char*
             }
             while (row_now < n) {
                 if (row_ahead < n) {
-                    qmv_stage<FORMAT>(at_ahead, c_ahead, nb, w_limit, stages[warp][slot_ahead], lane);
-                    if (++c_ahead == chunks) c_ahead = 0, row_ahead += groups, at_ahead += step;
+                    qmv_stage_item<FORMAT, GATED>(p, at_ahead, c_ahead, chunks, stages[warp][slot_ahead], lane);
+                    if (++c_ahead == items) c_ahead = 0, row_ahead += groups, at_ahead += step;
                 } else {
                     copy_async_commit();
                 }
                 slot_ahead = slot_ahead == QMV_STAGES - 1 ? 0 : slot_ahead + 1;
                 copy_async_wait<QMV_STAGES - 1>();
                 __syncwarp();
-                qmv_chunk<FORMAT, NR>(stages[warp][slot_now], at_now, c_now, nb, lane, xq, xd, acc);
+                qmv_chunk_item<FORMAT, NR, GATED>(p, stages[warp][slot_now], at_now, c_now, chunks, lane, xq, xd, acc,
+                                                  acc_up);
                 // Every lane is done with this stage before it is refilled.
                 __syncwarp();
                 slot_now = slot_now == QMV_STAGES - 1 ? 0 : slot_now + 1;
-                if (++c_now == chunks) {
+                if (++c_now == items) {
+                    qmv_warp_sums<NR>(acc);
+                    if (GATED) qmv_warp_sums<NR>(acc_up);
+                    qmv_store<NR, GATED>(acc, acc_up, lane, tile, m, n, row_now, y, dt);
 #pragma unroll
-                    for (int i = 0; i < NR; ++i) {
-                        for (int width = 16; width > 0; width >>= 1) acc[i] += __shfl_xor_sync(0xffffffffu, acc[i], width);
-                    }
-#pragma unroll
-                    for (int i = 0; i < NR; ++i) {
-                        if (lane == i && tile * NR + i < m) store_f(y, dt, (tile * NR + i) * n + row_now, acc[i]);
-                        acc[i] = 0.0f;
-                    }
+                    for (int i = 0; i < NR; ++i) acc[i] = acc_up[i] = 0.0f;
                     c_now = 0;
                     row_now += groups;
                     at_now += step;
@@ -635,48 +713,41 @@ __device__ __forceinline__ void qmv(const unsigned char* w, const unsigned char*
         i64 j = (i64)blockIdx.x * (QMV_WARPS / split) + warp / split;
         int share = warp % split;
         bool valid = j < n;
-        const unsigned char* row = w + (w_offset + (valid ? j : 0) * w_stride) * F::BYTES;
-        if (valid && share < chunks) {
-            // This warp's chunks: share, share + split, …, two stages deep.
+        const unsigned char* row = w + (p.w_offset + (valid ? j : 0) * p.w_stride) * F::BYTES;
+        if (valid && share < items) {
+            // This warp's items: share, share + split, …, two stages deep.
             int slot = 0;
-            qmv_stage<FORMAT>(row, share, nb, w_limit, stages[warp][0], lane);
-            for (int c = share; c < chunks; c += split) {
+            qmv_stage_item<FORMAT, GATED>(p, row, share, chunks, stages[warp][0], lane);
+            for (int c = share; c < items; c += split) {
                 int next = c + split;
-                if (next < chunks) {
-                    qmv_stage<FORMAT>(row, next, nb, w_limit, stages[warp][slot ^ 1], lane);
+                if (next < items) {
+                    qmv_stage_item<FORMAT, GATED>(p, row, next, chunks, stages[warp][slot ^ 1], lane);
                     copy_async_wait<1>();
                 } else {
                     copy_async_wait<0>();
                 }
                 __syncwarp();
-                qmv_chunk<FORMAT, NR>(stages[warp][slot], row, c, nb, lane, xq, xd, acc);
+                qmv_chunk_item<FORMAT, NR, GATED>(p, stages[warp][slot], row, c, chunks, lane, xq, xd, acc, acc_up);
                 __syncwarp();
                 slot ^= 1;
             }
         }
-#pragma unroll
-        for (int i = 0; i < NR; ++i) {
-            for (int width = 16; width > 0; width >>= 1) acc[i] += __shfl_xor_sync(0xffffffffu, acc[i], width);
-        }
+        qmv_warp_sums<NR>(acc);
+        if (GATED) qmv_warp_sums<NR>(acc_up);
         if (lane == 0) {
 #pragma unroll
-            for (int i = 0; i < NR; ++i) partial[warp][i] = acc[i];
+            for (int i = 0; i < NR; ++i) partial[warp][i] = acc[i], partial[warp][NR + i] = acc_up[i];
         }
         __syncthreads();
         if (share == 0) {
             for (int s = 1; s < split; ++s) {
 #pragma unroll
-                for (int i = 0; i < NR; ++i) acc[i] += partial[warp + s][i];
+                for (int i = 0; i < NR; ++i) acc[i] += partial[warp + s][i], acc_up[i] += partial[warp + s][NR + i];
             }
         }
         __syncthreads();
         // Lanes i < NR of the row's first warp store row tile·NR + i.
-        if (valid && share == 0) {
-#pragma unroll
-            for (int i = 0; i < NR; ++i) {
-                if (lane == i && tile * NR + i < m) store_f(y, dt, (tile * NR + i) * n + j, acc[i]);
-            }
-        }
+        if (valid && share == 0) qmv_store<NR, GATED>(acc, acc_up, lane, tile, m, n, j, y, dt);
     }
 }
 
@@ -684,17 +755,25 @@ __device__ __forceinline__ void qmv(const unsigned char* w, const unsigned char*
 // on a multiprocessor and the persistent grid covers the GPU in one wave.
 #define TL_QMV(NAME, FORMAT, NR, MIN_BLOCKS)                                                            \
     extern "C" __global__ void __launch_bounds__(QMV_THREADS, MIN_BLOCKS)                               \
-        NAME(const unsigned char* w, const unsigned char* w_limit, i64 w_offset, i64 w_stride, i64 n,   \
-             i64 blocks_per_row, const signed char* qs, const float4* ds, i64 m, i64 k, void* y, int dt, \
+        NAME(QmvWeights p, const signed char* qs, const float4* ds, i64 m, i64 k, void* y, int dt,      \
              int split) {                                                                               \
-        qmv<FORMAT, NR>(w, w_limit, w_offset, w_stride, n, blocks_per_row, qs, ds, m, k, y, dt, split);  \
+        qmv<FORMAT, NR, false, false>(p, qs, ds, m, k, y, dt, split, LinearInput{});                    \
     }
 
-#define TL_QMV_FORMAT(PREFIX, FORMAT) \
-    TL_QMV(PREFIX##_r1, FORMAT, 1, 8) \
-    TL_QMV(PREFIX##_r2, FORMAT, 2, 8) \
-    TL_QMV(PREFIX##_r4, FORMAT, 4, 1) \
-    TL_QMV(PREFIX##_r8, FORMAT, 8, 1)
+// `Linear` of one activation row; `in.dt` is also the output's dtype.
+#define TL_QMV_LINEAR(NAME, FORMAT, GATED)                                                              \
+    extern "C" __global__ void __launch_bounds__(QMV_THREADS, 8) NAME(QmvWeights p, LinearInput in,    \
+                                                                      void* y, int split) {             \
+        qmv<FORMAT, 1, true, GATED>(p, nullptr, nullptr, 1, in.k, y, in.dt, split, in);                 \
+    }
+
+#define TL_QMV_FORMAT(PREFIX, FORMAT)                  \
+    TL_QMV(PREFIX##_r1, FORMAT, 1, 8)                  \
+    TL_QMV(PREFIX##_r2, FORMAT, 2, 8)                  \
+    TL_QMV(PREFIX##_r4, FORMAT, 4, 1)                  \
+    TL_QMV(PREFIX##_r8, FORMAT, 8, 1)                  \
+    TL_QMV_LINEAR(PREFIX##_linear, FORMAT, false)      \
+    TL_QMV_LINEAR(PREFIX##_linear_gated, FORMAT, true)
 
 TL_QMV_FORMAT(tl_qmv_q4_0, QF_Q4_0)
 TL_QMV_FORMAT(tl_qmv_q4_1, QF_Q4_1)

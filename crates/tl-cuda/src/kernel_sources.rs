@@ -11,9 +11,21 @@ pub const FILES: &[(&str, &str)] = &[
     ("reduce.cu", include_str!("../kernels/reduce.cu")),
     ("index.cu", include_str!("../kernels/index.cu")),
     ("nn.cu", include_str!("../kernels/nn.cu")),
-    ("quant.cu", include_str!("../kernels/quant.cu")),
+    (
+        "quant.cu",
+        concat!(
+            include_str!("../kernels/linear_input.cuh"),
+            include_str!("../kernels/quant.cu")
+        ),
+    ),
     ("sample.cu", include_str!("../kernels/sample.cu")),
-    ("matvec.cu", include_str!("../kernels/matvec.cu")),
+    (
+        "matvec.cu",
+        concat!(
+            include_str!("../kernels/linear_input.cuh"),
+            include_str!("../kernels/matvec.cu")
+        ),
+    ),
 ];
 
 /// The full source NVRTC compiles for `file`.

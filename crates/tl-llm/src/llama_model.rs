@@ -2,7 +2,7 @@
 //! backend: embedding, per block RMSNorm → GQA attention with RoPE and a KV cache →
 //! fused residual + RMSNorm → SwiGLU MLP, then the final norm and the (tied) output head.
 
-use tl_tensor::{DType, Device, RopeStyle, Tensor};
+use tl_tensor::{DType, Device, LinearNorm, RopeStyle, Tensor};
 
 use crate::error::{LlmError, Result};
 use crate::ggml_rounding::{q4_1_block_offsets, q8_1_activations, round_to_f16};
@@ -83,6 +83,35 @@ impl Projections {
             weight: Tensor::concat(&weights, 0)?,
             ggml_block_offsets,
         }))
+    }
+
+    /// The weights one `Linear` op reads for these projections, when `usable` holds for
+    /// them: the joined weight (`joined` true), or each part's (views of the joined one).
+    fn fused_weights(
+        &self,
+        sizes: &[usize],
+        joined: bool,
+        usable: impl Fn(&Linear) -> bool,
+    ) -> Result<Option<Vec<Tensor>>> {
+        Ok(match self {
+            Projections::Joined(linear) if usable(linear) => Some(if joined {
+                vec![linear.weight.clone()]
+            } else {
+                let mut start = 0;
+                sizes
+                    .iter()
+                    .map(|&size| {
+                        let part = linear.weight.narrow(0, start, size)?;
+                        start += size;
+                        Ok(part)
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            }),
+            Projections::Separate(parts) if parts.iter().all(&usable) => {
+                Some(parts.iter().map(|p| p.weight.clone()).collect())
+            }
+            _ => None,
+        })
     }
 
     /// `x · wᵀ` of each part, `sizes` their output widths: views of one product when joined.
@@ -331,9 +360,59 @@ impl LlamaModel {
                 None => x.rms_norm(weight, eps)?,
             })
         };
+        // With native numerics a weight's product takes the norm before it (and the pending
+        // add) into one `Linear` op: one kernel when decoding on the GPU.
+        let usable = |linear: &Linear| {
+            numerics == Numerics::Native
+                && linear.ggml_block_offsets.is_none()
+                && (linear.weight.dtype().is_quantized()
+                    || linear.weight.dtype() == self.activation_dtype)
+        };
+        let normed_linear = |x: &mut Tensor,
+                             pending: &mut Option<Tensor>,
+                             norm_weight: &Tensor,
+                             weights: &[&Tensor]|
+         -> Result<Tensor> {
+            let (sum, y) = match pending.take() {
+                Some(mlp) => mlp.linear(LinearNorm::AddRms { eps }, &[x, norm_weight], weights)?,
+                None => x.linear(LinearNorm::Rms { eps }, &[norm_weight], weights)?,
+            };
+            if let Some(sum) = sum {
+                *x = sum;
+            }
+            Ok(y)
+        };
+        let qkv_sizes = [q_size, kv_size, kv_size];
         for (layer, block) in self.blocks.iter().enumerate() {
-            let h = norm_of_stream(&mut x, &mut pending, &block.attn_norm)?;
-            let parts = block.qkv.apply(&h, &[q_size, kv_size, kv_size], numerics)?;
+            let parts = match block.qkv.fused_weights(&qkv_sizes, true, usable)? {
+                Some(weights) => {
+                    let first =
+                        normed_linear(&mut x, &mut pending, &block.attn_norm, &[&weights[0]])?;
+                    if weights.len() == 1 {
+                        let mut start = 0;
+                        qkv_sizes
+                            .iter()
+                            .map(|&size| {
+                                let part = first.narrow(1, start, size)?;
+                                start += size;
+                                Ok(part)
+                            })
+                            .collect::<Result<Vec<_>>>()?
+                    } else {
+                        // The stream is already summed: the other parts only normalise it.
+                        let norm = LinearNorm::Rms { eps };
+                        let mut parts = vec![first];
+                        for w in &weights[1..] {
+                            parts.push(x.linear(norm, &[&block.attn_norm], &[w])?.1);
+                        }
+                        parts
+                    }
+                }
+                None => {
+                    let h = norm_of_stream(&mut x, &mut pending, &block.attn_norm)?;
+                    block.qkv.apply(&h, &qkv_sizes, numerics)?
+                }
+            };
             let (q, k, v) = (
                 heads(&parts[0], c.n_heads)?,
                 heads(&parts[1], c.n_kv_heads)?,
@@ -360,15 +439,24 @@ impl LlamaModel {
                     self.attention_like_ggml(&rope(&q)?, &seen(&keys)?, &seen(&values)?, start)?
                 }
             };
-            let projected = block.attn_output.apply(&attended, numerics)?;
-            let (residual, h) = projected.add_rms_norm(&x, &block.ffn_norm, eps)?;
-            let gate_up = block.gate_up.apply(&h, &[c.ffn, c.ffn], numerics)?;
-            pending = Some(
-                block
-                    .down
-                    .apply(&gate_up[0].swiglu(&gate_up[1])?, numerics)?,
-            );
-            x = residual;
+            pending = Some(block.attn_output.apply(&attended, numerics)?);
+            let activation = match block
+                .gate_up
+                .fused_weights(&[c.ffn, c.ffn], false, usable)?
+            {
+                Some(weights) => normed_linear(
+                    &mut x,
+                    &mut pending,
+                    &block.ffn_norm,
+                    &[&weights[0], &weights[1]],
+                )?,
+                None => {
+                    let h = norm_of_stream(&mut x, &mut pending, &block.ffn_norm)?;
+                    let gate_up = block.gate_up.apply(&h, &[c.ffn, c.ffn], numerics)?;
+                    gate_up[0].swiglu(&gate_up[1])?
+                }
+            };
+            pending = Some(block.down.apply(&activation, numerics)?);
         }
         let last_rows = |t: Tensor| -> Result<Tensor> {
             Ok(if all_logits {
@@ -379,11 +467,18 @@ impl LlamaModel {
         };
         let mut last = last_rows(x)?;
         let mut pending = pending.map(last_rows).transpose()?;
-        let normed = norm_of_stream(&mut last, &mut pending, &self.output_norm)?;
-        Ok(self
-            .output
-            .apply(&normed, self.numerics)?
-            .cast(DType::F32)?)
+        let logits = if usable(&self.output) {
+            normed_linear(
+                &mut last,
+                &mut pending,
+                &self.output_norm,
+                &[&self.output.weight],
+            )?
+        } else {
+            let normed = norm_of_stream(&mut last, &mut pending, &self.output_norm)?;
+            self.output.apply(&normed, self.numerics)?
+        };
+        Ok(logits.cast(DType::F32)?)
     }
 
     /// Causal attention of `q [n, heads, dim]` (positions `start..start + n`) over the cached

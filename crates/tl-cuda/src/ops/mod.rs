@@ -33,6 +33,7 @@ mod copy;
 mod creation;
 mod elementwise;
 mod index;
+mod linear;
 mod matmul;
 mod matvec;
 mod nn;
@@ -80,6 +81,7 @@ pub(crate) fn execute(
         Op::Dequantize { .. } | Op::Quantize { .. } | Op::QMatMul => {
             quant::run(backend, op, inputs, outputs[0])
         }
+        Op::Linear { norm, gated } => linear::run(backend, (*norm, *gated), inputs, outputs),
         Op::Sample { .. } | Op::RepetitionPenalty { .. } => {
             sample::run(backend, op, inputs, outputs[0])
         }

@@ -102,6 +102,22 @@ fn qmv_kernel(dtype: DType, tile_rows: usize) -> &'static str {
     NAMES[format][tile_rows.trailing_zeros() as usize]
 }
 
+/// `tl_qmv_<format>_linear[_gated]`.
+fn linear_kernel(dtype: DType, gated: bool) -> &'static str {
+    match (dtype, gated) {
+        (DType::Q4_0, false) => "tl_qmv_q4_0_linear",
+        (DType::Q4_0, true) => "tl_qmv_q4_0_linear_gated",
+        (DType::Q4_1, false) => "tl_qmv_q4_1_linear",
+        (DType::Q4_1, true) => "tl_qmv_q4_1_linear_gated",
+        (DType::Q8_0, false) => "tl_qmv_q8_0_linear",
+        (DType::Q8_0, true) => "tl_qmv_q8_0_linear_gated",
+        (DType::Q4_K, false) => "tl_qmv_q4_k_linear",
+        (DType::Q4_K, true) => "tl_qmv_q4_k_linear_gated",
+        (_, false) => "tl_qmv_q6_k_linear",
+        (_, true) => "tl_qmv_q6_k_linear_gated",
+    }
+}
+
 /// `tl_qmm_<format>`: the tiled kernel for many activation rows.
 fn qmm_kernel(dtype: DType) -> &'static str {
     match dtype {
@@ -287,7 +303,7 @@ fn qmatmul(backend: &CudaBackend, op: &Op, x: &Tensor, w: &Tensor, output: &Tens
             &[output],
         );
     }
-    let (rows_layout, _, blocks_per_row) = block_rows(op, w)?;
+    let weights = QmvWeightsArg::new(op, w, None)?;
     check_inside(op, x)?;
 
     // 1. Activations: k int8 quants a row, then one float4 per 32 of them.
@@ -318,12 +334,7 @@ fn qmatmul(backend: &CudaBackend, op: &Op, x: &Tensor, w: &Tensor, output: &Tens
 
     // 2. The product.
     let product = Product {
-        w: base_address(w)?,
-        w_limit: base_address(w)? + cuda_buffer(w)?.len() as u64,
-        w_offset: rows_layout.offset() as i64,
-        w_stride: rows_layout.strides().first().copied().unwrap_or(0) as i64,
-        n,
-        blocks_per_row,
+        weights,
         qs,
         ds,
         m,
@@ -342,16 +353,67 @@ fn qmatmul(backend: &CudaBackend, op: &Op, x: &Tensor, w: &Tensor, output: &Tens
     Ok(())
 }
 
-/// The arguments of one quantized product: weight rows `w_offset + j·w_stride` (in blocks)
-/// of `blocks_per_row` blocks, activation quants `qs` and their float4s `ds`, output `y`.
-struct Product {
+/// Mirrors `struct QmvWeights` in kernels/quant.cu: weight rows `w_offset + j·w_stride` (in
+/// blocks) of `blocks_per_row` blocks, and for a gated `Linear` the up rows `up_delta` bytes
+/// after them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QmvWeightsArg {
     w: u64,
     /// One past the last byte of the weight's buffer.
     w_limit: u64,
     w_offset: i64,
     w_stride: i64,
-    n: usize,
-    blocks_per_row: usize,
+    n: i64,
+    blocks_per_row: i64,
+    up_delta: i64,
+    up_limit: u64,
+}
+
+impl QmvWeightsArg {
+    /// The rows of the quantized `w [n, k]`, and of `up` (the same shape and strides) when
+    /// given.
+    pub(crate) fn new(op: &Op, w: &Tensor, up: Option<&Tensor>) -> Result<QmvWeightsArg> {
+        let (rows, n, blocks_per_row) = block_rows(op, w)?;
+        let start = |t: &Tensor, rows: &Layout| -> Result<(u64, u64)> {
+            let base = base_address(t)?;
+            let first = base + (rows.offset() * t.dtype().block_bytes()) as u64;
+            Ok((first, base + cuda_buffer(t)?.len() as u64))
+        };
+        let (w_first, w_limit) = start(w, &rows)?;
+        let w_stride = rows.strides().first().copied().unwrap_or(0) as i64;
+        let (up_delta, up_limit) = match up {
+            Some(up) => {
+                let (up_rows, _, _) = block_rows(op, up)?;
+                if up_rows.strides() != rows.strides() {
+                    return Err(TensorError::bad_shape(
+                        op.name(),
+                        up.shape(),
+                        "w_up's rows must have w's strides",
+                    ));
+                }
+                let (up_first, up_limit) = start(up, &up_rows)?;
+                (up_first.wrapping_sub(w_first) as i64, up_limit)
+            }
+            None => (0, w_limit),
+        };
+        Ok(QmvWeightsArg {
+            w: base_address(w)?,
+            w_limit,
+            w_offset: rows.offset() as i64,
+            w_stride,
+            n: n as i64,
+            blocks_per_row: blocks_per_row as i64,
+            up_delta,
+            up_limit,
+        })
+    }
+}
+
+/// The arguments of one quantized product: the weight rows, activation quants `qs` and
+/// their float4s `ds`, output `y`.
+struct Product {
+    weights: QmvWeightsArg,
     qs: u64,
     ds: u64,
     m: usize,
@@ -360,16 +422,42 @@ struct Product {
     dt: i32,
 }
 
-/// A few activation rows: one pass over the weights serves a tile of up to 8 of them.
-fn matvec(backend: &CudaBackend, dtype: DType, p: &Product) -> Result<()> {
-    // Few weight rows: up to 4 warps share a row's chunks, so that small matrices still
-    // spread over the GPU.
-    let chunks = p.blocks_per_row.div_ceil(chunk_blocks(dtype));
-    let split: usize = if p.n >= 16 * backend.sm_count as usize {
+/// Blocks and `split` of a mat-vec launch of `f` over `n` rows of `blocks_per_row` blocks:
+/// few weight rows are shared by up to 4 warps, so that small matrices still spread over
+/// the GPU; many run a persistent grid (a warp takes every G-th row) of as many blocks as
+/// the GPU holds at once, or fewer when there are fewer rows.
+fn matvec_grid(
+    backend: &CudaBackend,
+    f: &cudarc::driver::CudaFunction,
+    dtype: DType,
+    (n, blocks_per_row): (usize, usize),
+    shared_bytes: usize,
+) -> Result<(usize, usize)> {
+    let chunks = blocks_per_row.div_ceil(chunk_blocks(dtype));
+    let split: usize = if n >= 16 * backend.sm_count as usize {
         1
     } else {
         [4, 2, 1].into_iter().find(|&s| s <= chunks).unwrap_or(1)
     };
+    if split > 1 {
+        return Ok((n.div_ceil(QMV_WARPS / split), split));
+    }
+    let per_sm = f
+        .occupancy_max_active_blocks_per_multiprocessor(QMV_THREADS, shared_bytes, None)
+        .map_err(|e| TensorError::Backend {
+            backend: "cuda".into(),
+            detail: format!("occupancy query failed: {e}"),
+        })?
+        .max(1) as usize;
+    Ok((
+        n.div_ceil(QMV_WARPS)
+            .min(backend.sm_count as usize * per_sm),
+        1,
+    ))
+}
+
+/// A few activation rows: one pass over the weights serves a tile of up to 8 of them.
+fn matvec(backend: &CudaBackend, dtype: DType, p: &Product) -> Result<()> {
     let tile_rows = match p.m {
         1 => 1,
         2 => 2,
@@ -377,21 +465,14 @@ fn matvec(backend: &CudaBackend, dtype: DType, p: &Product) -> Result<()> {
         _ => 8,
     };
     let f = backend.function("quant.cu", qmv_kernel(dtype, tile_rows))?;
-    // split == 1 runs a persistent grid (a warp takes every G-th row): as many blocks as
-    // the GPU holds at once, or fewer when there are fewer rows.
-    let blocks = if split == 1 {
-        let per_sm = f
-            .occupancy_max_active_blocks_per_multiprocessor(QMV_THREADS, 0, None)
-            .map_err(|e| TensorError::Backend {
-                backend: "cuda".into(),
-                detail: format!("occupancy query failed: {e}"),
-            })?
-            .max(1) as usize;
-        p.n.div_ceil(QMV_WARPS)
-            .min(backend.sm_count as usize * per_sm)
-    } else {
-        p.n.div_ceil(QMV_WARPS / split)
-    };
+    let w = &p.weights;
+    let (blocks, split) = matvec_grid(
+        backend,
+        &f,
+        dtype,
+        (w.n as usize, w.blocks_per_row as usize),
+        0,
+    )?;
     let config = LaunchConfig {
         grid_dim: (
             blocks as u32,
@@ -401,53 +482,64 @@ fn matvec(backend: &CudaBackend, dtype: DType, p: &Product) -> Result<()> {
         block_dim: (QMV_THREADS, 1, 1),
         shared_mem_bytes: 0,
     };
-    let (n, per_row, m, k, split) = (
-        p.n as i64,
-        p.blocks_per_row as i64,
-        p.m as i64,
-        p.k as i64,
-        split as i32,
-    );
-    launch_dependent!(
+    let (m, k, split) = (p.m as i64, p.k as i64, split as i32);
+    launch_dependent!(backend, f, config, w, &p.qs, &p.ds, &m, &k, &p.y, &p.dt, &split)
+}
+
+/// Bytes of shared memory `tl_qmv_*_linear*` needs for an input of `k` values: k quants,
+/// then a float4 per 32 at the next 16-byte boundary.
+pub(crate) fn linear_shared_bytes(k: usize) -> usize {
+    k.next_multiple_of(16) + 16 * (k / 32)
+}
+
+/// `Linear` of one activation row with quantized weights: the kernel computes and quantizes
+/// its input itself (`input`), then streams `weights` as the mat-vec does.
+pub(crate) fn linear_matvec(
+    backend: &CudaBackend,
+    dtype: DType,
+    weights: &QmvWeightsArg,
+    input: &crate::ops::linear::LinearInputArg,
+    y: u64,
+    gated: bool,
+) -> Result<()> {
+    let f = backend.function("quant.cu", linear_kernel(dtype, gated))?;
+    let shared_bytes = linear_shared_bytes(input.k as usize);
+    let (blocks, split) = matvec_grid(
         backend,
-        f,
-        config,
-        &p.w,
-        &p.w_limit,
-        &p.w_offset,
-        &p.w_stride,
-        &n,
-        &per_row,
-        &p.qs,
-        &p.ds,
-        &m,
-        &k,
-        &p.y,
-        &p.dt,
-        &split
-    )
+        &f,
+        dtype,
+        (weights.n as usize, weights.blocks_per_row as usize),
+        shared_bytes,
+    )?;
+    let config = LaunchConfig {
+        grid_dim: (blocks as u32, 1, 1),
+        block_dim: (QMV_THREADS, 1, 1),
+        shared_mem_bytes: shared_bytes as u32,
+    };
+    let split = split as i32;
+    launch_dependent!(backend, f, config, weights, input, &y, &split)
 }
 
 /// More activation rows: 64 × 64 output tiles, each weight group decoded once per tile.
 fn tiled(backend: &CudaBackend, dtype: DType, p: &Product) -> Result<()> {
     let config = LaunchConfig {
         grid_dim: (
-            p.n.div_ceil(QMM_TILE) as u32,
+            (p.weights.n as usize).div_ceil(QMM_TILE) as u32,
             p.m.div_ceil(QMM_TILE).min(MAX_GRID_Y) as u32,
             1,
         ),
         block_dim: (QMM_THREADS, 1, 1),
         shared_mem_bytes: 0,
     };
-    let (n, m, k) = (p.n as i64, p.m as i64, p.k as i64);
+    let (n, m, k) = (p.weights.n, p.m as i64, p.k as i64);
     let f = backend.function("quant.cu", qmm_kernel(dtype))?;
     launch!(
         backend,
         f,
         config,
-        &p.w,
-        &p.w_offset,
-        &p.w_stride,
+        &p.weights.w,
+        &p.weights.w_offset,
+        &p.weights.w_stride,
         &n,
         &p.qs,
         &p.ds,

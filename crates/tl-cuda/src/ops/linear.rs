@@ -1,0 +1,175 @@
+//! Launcher: `Linear` of one activation row (a decode step) as one kernel. Each block of the
+//! product computes the normalised input itself (kernels/linear_input.cuh): float weights go
+//! through `tl_linear_*` (kernels/matvec.cu), quantized ones through `tl_qmv_*_linear*`
+//! (kernels/quant.cu), which also quantize that input. Every other case is composed of the
+//! ops `Linear` stands for.
+
+use cudarc::driver::LaunchConfig;
+use tl_tensor::{linear_composed, DType, LinearNorm, Op, Result, Tensor};
+
+use crate::backend::CudaBackend;
+use crate::launch::{base_address, dense_address, dtype_code};
+use crate::ops::quant::{linear_matvec, linear_shared_bytes, QmvWeightsArg};
+
+/// Shared memory a block may use without opting in.
+const SHARED_LIMIT: usize = 48 * 1024;
+/// Warps (weight rows) per `tl_linear_*` block: `MV_WARPS` in kernels/matvec.cu.
+const WARPS: usize = 8;
+
+/// Mirrors `struct LinearInput` in kernels/linear_input.cuh.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LinearInputArg {
+    x: u64,
+    residual: u64,
+    norm_weight: u64,
+    sum: u64,
+    pub(crate) k: i64,
+    eps: f64,
+    norm: i32,
+    dt: i32,
+}
+
+pub(crate) fn run(
+    backend: &CudaBackend,
+    (norm, gated): (LinearNorm, bool),
+    inputs: &[&Tensor],
+    outputs: &[&Tensor],
+) -> Result<()> {
+    if !fused(backend, (norm, gated), inputs, outputs)? {
+        linear_composed(inputs[0].device(), (norm, gated), inputs, outputs)?;
+    }
+    Ok(())
+}
+
+/// The device address of a dense vector's first element, or None for other layouts.
+fn vector_address(tensor: &Tensor) -> Result<Option<u64>> {
+    if !tensor.layout().is_contiguous() {
+        return Ok(None);
+    }
+    let offset = tensor.layout().offset() * tensor.dtype().block_bytes();
+    Ok(Some(base_address(tensor)? + offset as u64))
+}
+
+/// Runs the fused kernel and returns true for one dense activation row and weights a kernel
+/// takes; returns false, having done nothing, otherwise.
+fn fused(
+    backend: &CudaBackend,
+    (norm, gated): (LinearNorm, bool),
+    inputs: &[&Tensor],
+    outputs: &[&Tensor],
+) -> Result<bool> {
+    let op = Op::Linear { norm, gated };
+    let x = inputs[0];
+    let k = x.shape()[x.rank() - 1];
+    let weights = &inputs[inputs.len() - 1 - usize::from(gated)..];
+    let (w, y) = (weights[0], outputs[outputs.len() - 1]);
+    if x.numel() != k || k == 0 || w.shape()[0] == 0 {
+        return Ok(false);
+    }
+    let (residual, norm_weight, sum, norm_code, eps) = match norm {
+        LinearNorm::None => (None, None, None, 0, 0.0),
+        LinearNorm::Rms { eps } => (None, Some(inputs[1]), None, 1, eps),
+        LinearNorm::AddRms { eps } => (Some(inputs[1]), Some(inputs[2]), Some(outputs[0]), 2, eps),
+    };
+    let optional = |t: Option<&Tensor>| -> Result<Option<u64>> {
+        match t {
+            Some(t) => vector_address(t),
+            None => Ok(Some(0)),
+        }
+    };
+    let (Some(x_address), Some(residual), Some(norm_weight), Some(sum)) = (
+        vector_address(x)?,
+        optional(residual)?,
+        optional(norm_weight)?,
+        optional(sum)?,
+    ) else {
+        return Ok(false);
+    };
+    let input = LinearInputArg {
+        x: x_address,
+        residual,
+        norm_weight,
+        sum,
+        k: k as i64,
+        eps,
+        norm: norm_code,
+        dt: dtype_code(x.dtype()),
+    };
+    let y_address = dense_address(y)?;
+    if w.dtype().is_quantized() {
+        if linear_shared_bytes(k) > SHARED_LIMIT {
+            return Ok(false);
+        }
+        let up = gated.then(|| weights[1]);
+        let same_rows = |a: &Tensor, b: &Tensor| a.layout().strides() == b.layout().strides();
+        if up.is_some_and(|up| !same_rows(w, up)) {
+            return Ok(false);
+        }
+        let rows = QmvWeightsArg::new(&op, w, up)?;
+        linear_matvec(backend, w.dtype(), &rows, &input, y_address, gated)?;
+        return Ok(true);
+    }
+    float_weights(backend, (&input, gated), weights, y_address)
+}
+
+/// `tl_linear_<dtype>[_gated]` over dense, 16-byte aligned float weights whose rows are whole
+/// 16-byte vectors; false, having done nothing, for others.
+fn float_weights(
+    backend: &CudaBackend,
+    (input, gated): (&LinearInputArg, bool),
+    weights: &[&Tensor],
+    y: u64,
+) -> Result<bool> {
+    let w = weights[0];
+    let dtype = w.dtype();
+    let element = dtype.block_bytes();
+    let k = input.k as usize;
+    let per_vector = 16 / element;
+    let mut addresses = Vec::with_capacity(2);
+    for weight in weights {
+        let address = base_address(weight)? + (weight.layout().offset() * element) as u64;
+        if !weight.is_contiguous() || !address.is_multiple_of(16) {
+            return Ok(false);
+        }
+        addresses.push(address);
+    }
+    let shared_bytes = (k * element).next_multiple_of(16);
+    if !k.is_multiple_of(per_vector) || shared_bytes > SHARED_LIMIT {
+        return Ok(false);
+    }
+    let name = match (dtype, gated) {
+        (DType::F32, false) => "tl_linear_f32",
+        (DType::F32, true) => "tl_linear_f32_gated",
+        (DType::F16, false) => "tl_linear_f16",
+        (DType::F16, true) => "tl_linear_f16_gated",
+        (DType::BF16, false) => "tl_linear_bf16",
+        (DType::BF16, true) => "tl_linear_bf16_gated",
+        _ => return Ok(false),
+    };
+    let f = backend.function("matvec.cu", name)?;
+    let n = w.shape()[0];
+    let config = LaunchConfig {
+        grid_dim: (n.div_ceil(WARPS) as u32, 1, 1),
+        block_dim: (WARPS as u32 * 32, 1, 1),
+        shared_mem_bytes: shared_bytes as u32,
+    };
+    let (w_address, up_address) = (addresses[0], *addresses.last().expect("a weight"));
+    let (vecs, n) = ((k / per_vector) as i64, n as i64);
+    // Weights are read before the kernel waits for its predecessor, unless a kernel that
+    // may still run then writes them.
+    let prefetch = i32::from(!weights.iter().any(|t| backend.may_be_written_in_flight(t)));
+    launch_dependent!(
+        backend,
+        f,
+        config,
+        input,
+        &w_address,
+        &up_address,
+        &y,
+        &vecs,
+        &n,
+        &prefetch
+    )?;
+    Ok(true)
+}
