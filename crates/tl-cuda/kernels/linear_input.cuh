@@ -4,12 +4,15 @@
 // than a kernel of its own, which the product would wait for. Prepended to matvec.cu and
 // quant.cu.
 //
-// Every thread of the block must call linear_input_scale (it reduces across the block);
-// `x`, `residual`, `norm_weight` and `sum` are dense rows of k elements of dtype `dt`.
+// A thread takes chunks of 8 consecutive elements (one 16-byte vector of f16/bf16, two of
+// f32). The host checks that k is a multiple of 8 and that `x`, `residual`, `norm_weight`
+// and `sum` (dense rows of k elements of dtype `dt`) are 16-byte aligned, and sizes the
+// kernel's dynamic shared memory for linear_input's scratch.
 
 #define LI_NONE 0
 #define LI_RMS 1
 #define LI_ADD_RMS 2
+#define LI_CHUNK 8
 
 // Mirrors `LinearInputArg` in src/ops/linear.rs.
 struct LinearInput {
@@ -23,39 +26,136 @@ struct LinearInput {
     int dt;
 };
 
-// Element i before the norm's scale: x_i, or the sum x_i + residual_i as stored.
-__device__ __forceinline__ float linear_input_raw(const LinearInput& in, i64 i) {
-    float v = load_f(in.x, in.dt, i);
-    if (in.norm == LI_ADD_RMS) v = round_to(in.dt, v + load_f(in.residual, in.dt, i));
-    return v;
+__device__ __forceinline__ void li_unpack_halves(unsigned int word, int dt, float* f) {
+    unsigned short lo = (unsigned short)(word & 0xffffu), hi = (unsigned short)(word >> 16);
+    f[0] = dt == TL_F16 ? f16_to_f32(lo) : bf16_to_f32(lo);
+    f[1] = dt == TL_F16 ? f16_to_f32(hi) : bf16_to_f32(hi);
 }
 
-// The norm's 1/sqrt(mean(v²) + eps) (1 without a norm), in every thread; the first block
-// stores the sum.
-__device__ float linear_input_scale(const LinearInput& in) {
-    if (in.norm == LI_NONE) return 1.0f;
-    __shared__ float warp_sums[32];
-    const bool store_sum = in.norm == LI_ADD_RMS && blockIdx.x == 0 && blockIdx.y == 0;
-    float ss = 0.0f;
-    for (i64 i = threadIdx.x; i < in.k; i += blockDim.x) {
-        float v = linear_input_raw(in, i);
-        if (store_sum) store_f(in.sum, in.dt, i, v);
-        ss += v * v;
+// Chunk c of a dense row, widened to f32.
+__device__ __forceinline__ void li_load_chunk(const void* row, int dt, i64 c, float* f) {
+    if (dt == TL_F32) {
+        const uint4* p = (const uint4*)row + 2 * c;
+        uint4 a = p[0], b = p[1];
+        unsigned int w[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+#pragma unroll
+        for (int e = 0; e < 8; ++e) f[e] = __uint_as_float(w[e]);
+    } else {
+        uint4 a = ((const uint4*)row)[c];
+        unsigned int w[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+        for (int h = 0; h < 4; ++h) li_unpack_halves(w[h], dt, f + 2 * h);
     }
+}
+
+__device__ __forceinline__ unsigned int li_pack_halves(int dt, float a, float b) {
+    unsigned int lo = dt == TL_F16 ? f32_to_f16(a) : f32_to_bf16(a);
+    unsigned int hi = dt == TL_F16 ? f32_to_f16(b) : f32_to_bf16(b);
+    return lo | (hi << 16);
+}
+
+// Stores 8 values (already representable in the dtype) as chunk c of a dense row.
+__device__ __forceinline__ void li_store_chunk(void* row, int dt, i64 c, const float* f) {
+    if (dt == TL_F32) {
+        uint4* p = (uint4*)row + 2 * c;
+        p[0] = make_uint4(__float_as_uint(f[0]), __float_as_uint(f[1]), __float_as_uint(f[2]), __float_as_uint(f[3]));
+        p[1] = make_uint4(__float_as_uint(f[4]), __float_as_uint(f[5]), __float_as_uint(f[6]), __float_as_uint(f[7]));
+    } else {
+        ((uint4*)row)[c] = make_uint4(li_pack_halves(dt, f[0], f[1]), li_pack_halves(dt, f[2], f[3]),
+                                      li_pack_halves(dt, f[4], f[5]), li_pack_halves(dt, f[6], f[7]));
+    }
+}
+
+// cp.async (sm_80+): 16 bytes from global to shared memory without passing through registers
+// or L1, completed by groups.
+__device__ __forceinline__ void copy_async_16(void* shared, const void* global) {
+    unsigned int address = (unsigned int)__cvta_generic_to_shared(shared);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(address), "l"(global) : "memory");
+}
+
+__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+
+template <int PENDING>
+__device__ __forceinline__ void copy_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
+}
+
+// The block copies `bytes` (a multiple of 16) from 16-byte aligned global memory into shared
+// memory, as one cp.async group.
+__device__ __forceinline__ void li_copy_row(unsigned char* shared, const void* global, i64 bytes) {
+    for (i64 at = 16 * (i64)threadIdx.x; at < bytes; at += 16 * (i64)blockDim.x) {
+        copy_async_16(shared + at, (const unsigned char*)global + at);
+    }
+}
+
+// Computes the block's input and hands it over chunk by chunk: use(c, f, valid) with the 8
+// values of chunk c rounded to the dtype. Every thread of the block calls it and every lane
+// of a warp calls `use` the same number of times (`valid` false past the row), so that `use`
+// may exchange values between lanes; `use` may overwrite chunk c of the row in `scratch`.
+// The rows it reads (x, and for the norms the residual and the weight) first reach
+// `scratch` (shared memory: k elements of the dtype each, one after the other, 16-byte
+// aligned) by cp.async, all requested at once, so the block waits for one latency and holds
+// nothing in registers meanwhile; this waits for every cp.async group of the thread. DT is
+// the dtype when the kernel knows it, -1 to read `in.dt`.
+template <int DT, class Use>
+__device__ __forceinline__ void linear_input(const LinearInput& in, unsigned char* scratch, Use use) {
+    const int dt = DT >= 0 ? DT : in.dt;
+    const i64 chunks = in.k / LI_CHUNK;
+    const i64 row_bytes = in.k * (dt == TL_F32 ? 4 : 2);
+    const bool norm = in.norm != LI_NONE, add = in.norm == LI_ADD_RMS;
+    unsigned char* x = scratch;
+    unsigned char* residual = scratch + row_bytes;
+    unsigned char* weight = scratch + (add ? 2 : 1) * row_bytes;
+    li_copy_row(x, in.x, row_bytes);
+    if (add) li_copy_row(residual, in.residual, row_bytes);
+    if (norm) li_copy_row(weight, in.norm_weight, row_bytes);
+    copy_async_commit();
+    copy_async_wait<0>();
+    __syncthreads();
+    // Normalised is the sum as stored, rounded to the dtype; the first block stores it.
+    const bool store_sum = add && blockIdx.x == 0 && blockIdx.y == 0;
+    float ss = 0.0f;
+    for (i64 base = 0; base < chunks; base += blockDim.x) {
+        const i64 c = base + threadIdx.x;
+        const bool valid = c < chunks;
+        float f[LI_CHUNK] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        if (valid) {
+            li_load_chunk(x, dt, c, f);
+            if (add) {
+                float r[LI_CHUNK];
+                li_load_chunk(residual, dt, c, r);
+#pragma unroll
+                for (int e = 0; e < LI_CHUNK; ++e) f[e] = round_to(dt, f[e] + r[e]);
+                if (store_sum) li_store_chunk(in.sum, dt, c, f);
+                li_store_chunk(x, dt, c, f);
+            }
+#pragma unroll
+            for (int e = 0; e < LI_CHUNK; ++e) ss += f[e] * f[e];
+        }
+        if (!norm) use(c, f, valid);
+    }
+    if (!norm) return;
+    __shared__ float warp_sums[32];
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
     if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = ss;
     __syncthreads();
     float total = 0.0f;
     for (int w = 0; w < (int)(blockDim.x >> 5); ++w) total += warp_sums[w];
-    return (float)(1.0 / sqrt((double)total / (double)in.k + in.eps));
-}
-
-// Element i of the input, rounded to the dtype.
-__device__ __forceinline__ float linear_input_value(const LinearInput& in, i64 i, float scale) {
-    float v = linear_input_raw(in, i);
-    if (in.norm == LI_NONE) return v;
-    return round_to(in.dt, v * scale * load_f(in.norm_weight, in.dt, i));
+    const float scale = (float)(1.0 / sqrt((double)total / (double)in.k + in.eps));
+    for (i64 base = 0; base < chunks; base += blockDim.x) {
+        const i64 c = base + threadIdx.x;
+        const bool valid = c < chunks;
+        float f[LI_CHUNK] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        if (valid) {
+            float g[LI_CHUNK];
+            li_load_chunk(x, dt, c, f);
+            li_load_chunk(weight, dt, c, g);
+#pragma unroll
+            for (int e = 0; e < LI_CHUNK; ++e) f[e] = round_to(dt, f[e] * scale * g[e]);
+        }
+        use(c, f, valid);
+    }
 }
 
 // silu(gate) · up of the two products, each rounded to the dtype first as the composed ops

@@ -13,9 +13,10 @@
 //     in a fixed butterfly, so results are the same run to run.
 //   tl_linear_<dtype>[_gated]: `Linear` of one activation row (linear_input.cuh). The same
 //     geometry and weight stream as tl_matvec_*_r1; after the wait each block computes the
-//     normalised input into shared memory (k elements of the dtype, dynamic) and the warps
-//     read it from there. Gated: a warp streams row j of w and of w_up together and stores
-//     silu(gate)·up.
+//     normalised input into shared memory (dynamic: the rows linear_input reads, the input
+//     written over the first) and the warps read it from there. Gated: a warp streams row j of w and of w_up together and stores
+//     silu(gate)·up. Registers are bounded so that three blocks (two gated) share a
+//     multiprocessor: qkv's rows then fit in one wave.
 
 #define MV_WARPS 8
 #define MV_UNROLL 8
@@ -139,8 +140,9 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
     if (GATED) load_batch<1, DT>(row_up, lane, vecs, active && prefetch, uv);
     tl_wait_for_predecessor();
     tl_allow_successor();
-    const float scale = linear_input_scale(in);
-    for (i64 i = threadIdx.x; i < in.k; i += blockDim.x) store_f(h, DT, i, linear_input_value(in, i, scale));
+    linear_input<DT>(in, (unsigned char*)h, [&](i64 c, const float* f, bool valid) {
+        if (valid) li_store_chunk(h, DT, c, f);
+    });
     __syncthreads();
     if (!active) return;
     float acc = 0.0f, acc_up = 0.0f;
@@ -164,7 +166,7 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
 }
 
 #define TL_LINEAR(SUFFIX, DT, GATED)                                                                 \
-    extern "C" __global__ void __launch_bounds__(MV_WARPS * 32) tl_linear_##SUFFIX(                 \
+    extern "C" __global__ void __launch_bounds__(MV_WARPS * 32, GATED ? 2 : 3) tl_linear_##SUFFIX(  \
         LinearInput in, const uint4* w, const uint4* w_up, void* y, i64 vecs, i64 n, int prefetch) { \
         linear_matvec<DT, GATED>(in, w, w_up, y, vecs, n, prefetch);                                 \
     }

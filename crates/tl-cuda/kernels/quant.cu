@@ -242,6 +242,50 @@ __device__ __forceinline__ void quantize_32(float v, int lane, signed char* qs, 
     if (lane == 0) *d_out = make_float4(d, __int_as_float(qsum), sum, 0.0f);
 }
 
+// Chunk c (8 values, linear_input.cuh) of an activation row quantized as quantize_32 does,
+// the 4 lanes of one 32-value block (consecutive lanes, all calling) exchanging its maximum,
+// sums and quant sum: quants into qs[8c..8c+8], the block's float4 into ds[c/4].
+__device__ __forceinline__ void quantize_chunk(i64 c, const float* f, bool valid, int lane, signed char* qs,
+                                               float4* ds) {
+    unsigned int amax_bits = 0;
+    float sum = 0.0f;
+#pragma unroll
+    for (int e = 0; e < LI_CHUNK; ++e) {
+        amax_bits = max(amax_bits, __float_as_uint(f[e]) & 0x7fffffffu);
+        sum += f[e];
+    }
+#pragma unroll
+    for (int o = 1; o < 4; o <<= 1) {
+        amax_bits = max(amax_bits, __shfl_xor_sync(0xffffffffu, amax_bits, o));
+        sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    }
+    int q[LI_CHUNK] = {0, 0, 0, 0, 0, 0, 0, 0};
+    float d;
+    if (amax_bits >= 0x7f800000u) {
+        d = __int_as_float(0x7fc00000);
+        sum = d;
+    } else {
+        d = __uint_as_float(amax_bits) / 127.0f;
+        float id = d == 0.0f ? 0.0f : 1.0f / d;
+#pragma unroll
+        for (int e = 0; e < LI_CHUNK; ++e) q[e] = __float2int_rn(__fmul_rn(f[e], id));
+    }
+    int qsum = 0;
+#pragma unroll
+    for (int e = 0; e < LI_CHUNK; ++e) qsum += q[e];
+#pragma unroll
+    for (int o = 1; o < 4; o <<= 1) qsum += __shfl_xor_sync(0xffffffffu, qsum, o);
+    if (!valid) return;
+    unsigned int lo = 0, hi = 0;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+        lo |= ((unsigned int)q[e] & 0xffu) << (8 * e);
+        hi |= ((unsigned int)q[4 + e] & 0xffu) << (8 * e);
+    }
+    ((uint2*)qs)[c] = make_uint2(lo, hi);
+    if ((lane & 3) == 0) ds[c / 4] = make_float4(d, __int_as_float(qsum), sum, 0.0f);
+}
+
 extern "C" __global__ void tl_quantize_activation(Strided src, const void* x, int dt, signed char* qs,
                                                   float4* ds, i64 n_blocks) {
     // Short: the mat-vec after it may start (and prefetch its weights) at once.
@@ -253,6 +297,18 @@ extern "C" __global__ void tl_quantize_activation(Strided src, const void* x, in
     for (i64 b = warp; b < n_blocks; b += n_warps) {
         quantize_32(load_f(x, dt, strided_offset(src, b * 32 + lane)), lane, qs + b * 32, ds + b);
     }
+}
+
+// tl_linear_input_quantize: `Linear`'s input of one activation row (linear_input.cuh: x, or
+// its norm) quantized as tl_quantize_activation does, for the mat-vec after it. One block;
+// dynamic shared memory holds the rows linear_input copies in.
+extern "C" __global__ void tl_linear_input_quantize(LinearInput in, signed char* qs, float4* ds) {
+    extern __shared__ __align__(16) unsigned char scratch[];
+    // Short: the mat-vec after it may start (and request its weights) at once.
+    tl_allow_successor();
+    tl_wait_for_predecessor();
+    const int lane = threadIdx.x & 31;
+    linear_input<-1>(in, scratch, [&](i64 c, const float* f, bool valid) { quantize_chunk(c, f, valid, lane, qs, ds); });
 }
 
 // ---- matrix-vector products (tl_qmv_*) ----
@@ -442,20 +498,6 @@ template <> struct Qmv<QF_Q6_K> {
     }
 };
 
-// cp.async (sm_80+): 16 bytes from global to shared memory without passing through registers
-// or L1, completed by groups.
-__device__ __forceinline__ void copy_async_16(void* shared, const void* global) {
-    unsigned int address = (unsigned int)__cvta_generic_to_shared(shared);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(address), "l"(global) : "memory");
-}
-
-__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-
-template <int PENDING>
-__device__ __forceinline__ void copy_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
-}
-
 // The warp copies bytes [begin, end) of global memory into `stage`, as the aligned 16-byte
 // pieces that cover them: byte `begin` lands at stage[begin % 16]. Every byte is requested
 // once, by a full-width load; a piece that crosses `limit` (the end of the buffer) is
@@ -599,12 +641,13 @@ __device__ __forceinline__ void qmv_warp_sums(float* acc) {
 // loads stay in flight while earlier chunks are used. split > 1 (few rows): `split` warps of
 // a block share one row, taking its chunks in turn, and are summed through shared memory.
 //
-// LINEAR (`Linear`, one activation row): the block computes its input (linear_input.cuh) and
-// quantizes it into dynamic shared memory itself (k quants, then k/32 float4s at the next
-// 16-byte boundary), in place of tl_quantize_activation's kernel.
-template <int FORMAT, int NR, bool LINEAR, bool GATED>
+// GATED (`Linear`'s SwiGLU, one activation row): see QmvWeights. Unless `prefetch` is 0 (a
+// kernel that may still run writes the weights), a launch of one tile requests each warp's
+// first weight chunks before waiting for the kernel before (the activations' quantization),
+// so the weights stream in meanwhile.
+template <int FORMAT, int NR, bool GATED>
 __device__ __forceinline__ void qmv(const QmvWeights& p, const signed char* qs, const float4* ds, i64 m, i64 k,
-                                    void* y, int dt, int split, const LinearInput& in) {
+                                    void* y, int dt, int split, int prefetch) {
     typedef Qmv<FORMAT> F;
     // A chunk's bytes plus up to 15 on each side to reach 16-byte boundaries.
     constexpr int STAGE = F::CHUNK * F::BYTES + 32;
@@ -619,10 +662,18 @@ __device__ __forceinline__ void qmv(const QmvWeights& p, const signed char* qs, 
     int chunks = (nb + F::CHUNK - 1) / F::CHUNK;
     int items = GATED ? 2 * chunks : chunks;
 
-    // This warp's first weight row is pulled into L2 while the kernel before this one (the
-    // activations' quantization) finishes. A prefetch only warms the coherent L2, so it is
-    // safe whoever writes the weights.
-    {
+    // Waits for the kernel before. With `early` (one tile, and no kernel still running
+    // writes the weights) each warp has requested its first weight chunks before, so they
+    // arrive meanwhile; it is called once, by every thread.
+    const bool early = prefetch && gridDim.y == 1 && m <= NR;
+    auto ready = [&]() {
+        tl_wait_for_predecessor();
+        tl_allow_successor();
+    };
+    if (!early) {
+        // This warp's first weight row is pulled into L2 while the kernel before this one
+        // finishes. A prefetch only warms the coherent L2, so it is safe whoever writes the
+        // weights.
         i64 first = split == 1 ? (i64)blockIdx.x * QMV_WARPS + warp
                                : (i64)blockIdx.x * (QMV_WARPS / split) + warp / split;
         if (first < n) {
@@ -631,21 +682,7 @@ __device__ __forceinline__ void qmv(const QmvWeights& p, const signed char* qs, 
                 if (row + at < p.w_limit) asm volatile("prefetch.global.L2 [%0];" ::"l"(row + at));
             }
         }
-    }
-    tl_wait_for_predecessor();
-    tl_allow_successor();
-
-    if (LINEAR) {
-        extern __shared__ __align__(16) unsigned char act[];
-        signed char* act_qs = (signed char*)act;
-        float4* act_ds = (float4*)(act + ((k + 15) & ~15ll));
-        const float scale = linear_input_scale(in);
-        for (i64 b = warp; b < act_blocks; b += QMV_WARPS) {
-            quantize_32(linear_input_value(in, b * 32 + lane, scale), lane, act_qs + b * 32, act_ds + b);
-        }
-        __syncthreads();
-        qs = act_qs;
-        ds = act_ds;
+        ready();
     }
 
     for (i64 tile = blockIdx.y; tile * NR < m; tile += gridDim.y) {
@@ -681,6 +718,7 @@ __device__ __forceinline__ void qmv(const QmvWeights& p, const signed char* qs, 
                 }
                 ++slot_ahead;
             }
+            if (early) ready();
             while (row_now < n) {
                 if (row_ahead < n) {
                     qmv_stage_item<FORMAT, GATED>(p, at_ahead, c_ahead, chunks, stages[warp][slot_ahead], lane);
@@ -714,10 +752,12 @@ __device__ __forceinline__ void qmv(const QmvWeights& p, const signed char* qs, 
         int share = warp % split;
         bool valid = j < n;
         const unsigned char* row = w + (p.w_offset + (valid ? j : 0) * p.w_stride) * F::BYTES;
-        if (valid && share < items) {
-            // This warp's items: share, share + split, …, two stages deep.
+        const bool works = valid && share < items;
+        // This warp's items: share, share + split, …, two stages deep.
+        if (works) qmv_stage_item<FORMAT, GATED>(p, row, share, chunks, stages[warp][0], lane);
+        if (early) ready();
+        if (works) {
             int slot = 0;
-            qmv_stage_item<FORMAT, GATED>(p, row, share, chunks, stages[warp][0], lane);
             for (int c = share; c < items; c += split) {
                 int next = c + split;
                 if (next < items) {
@@ -753,27 +793,19 @@ __device__ __forceinline__ void qmv(const QmvWeights& p, const signed char* qs, 
 
 // One or two activation rows (decode): at most 64 registers, so that 8 blocks (32 warps) fit
 // on a multiprocessor and the persistent grid covers the GPU in one wave.
-#define TL_QMV(NAME, FORMAT, NR, MIN_BLOCKS)                                                            \
+#define TL_QMV(NAME, FORMAT, NR, MIN_BLOCKS, GATED)                                                     \
     extern "C" __global__ void __launch_bounds__(QMV_THREADS, MIN_BLOCKS)                               \
         NAME(QmvWeights p, const signed char* qs, const float4* ds, i64 m, i64 k, void* y, int dt,      \
-             int split) {                                                                               \
-        qmv<FORMAT, NR, false, false>(p, qs, ds, m, k, y, dt, split, LinearInput{});                    \
+             int split, int prefetch) {                                                                 \
+        qmv<FORMAT, NR, GATED>(p, qs, ds, m, k, y, dt, split, prefetch);                                \
     }
 
-// `Linear` of one activation row; `in.dt` is also the output's dtype.
-#define TL_QMV_LINEAR(NAME, FORMAT, GATED)                                                              \
-    extern "C" __global__ void __launch_bounds__(QMV_THREADS, 8) NAME(QmvWeights p, LinearInput in,    \
-                                                                      void* y, int split) {             \
-        qmv<FORMAT, 1, true, GATED>(p, nullptr, nullptr, 1, in.k, y, in.dt, split, in);                 \
-    }
-
-#define TL_QMV_FORMAT(PREFIX, FORMAT)                  \
-    TL_QMV(PREFIX##_r1, FORMAT, 1, 8)                  \
-    TL_QMV(PREFIX##_r2, FORMAT, 2, 8)                  \
-    TL_QMV(PREFIX##_r4, FORMAT, 4, 1)                  \
-    TL_QMV(PREFIX##_r8, FORMAT, 8, 1)                  \
-    TL_QMV_LINEAR(PREFIX##_linear, FORMAT, false)      \
-    TL_QMV_LINEAR(PREFIX##_linear_gated, FORMAT, true)
+#define TL_QMV_FORMAT(PREFIX, FORMAT)                \
+    TL_QMV(PREFIX##_r1, FORMAT, 1, 8, false)         \
+    TL_QMV(PREFIX##_r2, FORMAT, 2, 8, false)         \
+    TL_QMV(PREFIX##_r4, FORMAT, 4, 1, false)         \
+    TL_QMV(PREFIX##_r8, FORMAT, 8, 1, false)         \
+    TL_QMV(PREFIX##_r1_gated, FORMAT, 1, 8, true)
 
 TL_QMV_FORMAT(tl_qmv_q4_0, QF_Q4_0)
 TL_QMV_FORMAT(tl_qmv_q4_1, QF_Q4_1)

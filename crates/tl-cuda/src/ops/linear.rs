@@ -9,12 +9,20 @@ use tl_tensor::{linear_composed, DType, LinearNorm, Op, Result, Tensor};
 
 use crate::backend::CudaBackend;
 use crate::launch::{base_address, dense_address, dtype_code};
-use crate::ops::quant::{linear_matvec, linear_shared_bytes, QmvWeightsArg};
+use crate::ops::quant::{linear_matvec, QmvWeightsArg};
 
 /// Shared memory a block may use without opting in.
 const SHARED_LIMIT: usize = 48 * 1024;
 /// Warps (weight rows) per `tl_linear_*` block: `MV_WARPS` in kernels/matvec.cu.
 const WARPS: usize = 8;
+/// Elements a thread of the input's computation takes together: `LI_CHUNK` in
+/// kernels/linear_input.cuh.
+const CHUNK: usize = 8;
+
+/// `LI_NONE`, `LI_RMS` and `LI_ADD_RMS` in kernels/linear_input.cuh.
+const NORM_NONE: i32 = 0;
+const NORM_RMS: i32 = 1;
+const NORM_ADD_RMS: i32 = 2;
 
 /// Mirrors `struct LinearInput` in kernels/linear_input.cuh.
 #[repr(C)]
@@ -30,6 +38,28 @@ pub(crate) struct LinearInputArg {
     dt: i32,
 }
 
+impl LinearInputArg {
+    /// Bytes of shared memory the input's computation copies its rows into (x, and for the
+    /// norms the residual and the weight): `linear_input` in kernels/linear_input.cuh.
+    pub(crate) fn scratch_bytes(&self, element: usize) -> usize {
+        let rows = match self.norm {
+            NORM_NONE => 1,
+            NORM_RMS => 2,
+            _ => 3,
+        };
+        rows * self.k as usize * element
+    }
+
+    /// Bytes of an element of the input's dtype.
+    pub(crate) fn element_bytes(&self) -> usize {
+        if self.dt == 0 {
+            4
+        } else {
+            2
+        }
+    }
+}
+
 pub(crate) fn run(
     backend: &CudaBackend,
     (norm, gated): (LinearNorm, bool),
@@ -42,13 +72,15 @@ pub(crate) fn run(
     Ok(())
 }
 
-/// The device address of a dense vector's first element, or None for other layouts.
+/// The device address of a dense vector's first element when it is 16-byte aligned (the
+/// kernels read it in 16-byte vectors), or None.
 fn vector_address(tensor: &Tensor) -> Result<Option<u64>> {
     if !tensor.layout().is_contiguous() {
         return Ok(None);
     }
     let offset = tensor.layout().offset() * tensor.dtype().block_bytes();
-    Ok(Some(base_address(tensor)? + offset as u64))
+    let address = base_address(tensor)? + offset as u64;
+    Ok(address.is_multiple_of(16).then_some(address))
 }
 
 /// Runs the fused kernel and returns true for one dense activation row and weights a kernel
@@ -64,13 +96,19 @@ fn fused(
     let k = x.shape()[x.rank() - 1];
     let weights = &inputs[inputs.len() - 1 - usize::from(gated)..];
     let (w, y) = (weights[0], outputs[outputs.len() - 1]);
-    if x.numel() != k || k == 0 || w.shape()[0] == 0 {
+    if x.numel() != k || k == 0 || !k.is_multiple_of(CHUNK) || w.shape()[0] == 0 {
         return Ok(false);
     }
     let (residual, norm_weight, sum, norm_code, eps) = match norm {
-        LinearNorm::None => (None, None, None, 0, 0.0),
-        LinearNorm::Rms { eps } => (None, Some(inputs[1]), None, 1, eps),
-        LinearNorm::AddRms { eps } => (Some(inputs[1]), Some(inputs[2]), Some(outputs[0]), 2, eps),
+        LinearNorm::None => (None, None, None, NORM_NONE, 0.0),
+        LinearNorm::Rms { eps } => (None, Some(inputs[1]), None, NORM_RMS, eps),
+        LinearNorm::AddRms { eps } => (
+            Some(inputs[1]),
+            Some(inputs[2]),
+            Some(outputs[0]),
+            NORM_ADD_RMS,
+            eps,
+        ),
     };
     let optional = |t: Option<&Tensor>| -> Result<Option<u64>> {
         match t {
@@ -98,7 +136,7 @@ fn fused(
     };
     let y_address = dense_address(y)?;
     if w.dtype().is_quantized() {
-        if linear_shared_bytes(k) > SHARED_LIMIT {
+        if input.scratch_bytes(input.element_bytes()) > SHARED_LIMIT {
             return Ok(false);
         }
         let up = gated.then(|| weights[1]);
@@ -107,7 +145,15 @@ fn fused(
             return Ok(false);
         }
         let rows = QmvWeightsArg::new(&op, w, up)?;
-        linear_matvec(backend, w.dtype(), &rows, &input, y_address, gated)?;
+        let prefetch = !weights.iter().any(|t| backend.may_be_written_in_flight(t));
+        linear_matvec(
+            backend,
+            w.dtype(),
+            rows,
+            &input,
+            (y_address, y.dtype()),
+            (gated, prefetch),
+        )?;
         return Ok(true);
     }
     float_weights(backend, (&input, gated), weights, y_address)
@@ -134,7 +180,7 @@ fn float_weights(
         }
         addresses.push(address);
     }
-    let shared_bytes = (k * element).next_multiple_of(16);
+    let shared_bytes = input.scratch_bytes(input.element_bytes());
     if !k.is_multiple_of(per_vector) || shared_bytes > SHARED_LIMIT {
         return Ok(false);
     }

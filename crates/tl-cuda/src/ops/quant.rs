@@ -12,10 +12,13 @@ use tl_tensor::{DType, Layout, Op, Result, Tensor, TensorError};
 use crate::backend::CudaBackend;
 use crate::buffer::CudaBuffer;
 use crate::launch::{base_address, cuda_buffer, dense_address, dtype_code, grid, StridedArg};
+use crate::ops::linear::LinearInputArg;
 
 /// Threads of a `tl_qmv_*` block (4 warps), as `QMV_THREADS` in kernels/quant.cu.
 const QMV_THREADS: u32 = 128;
 const QMV_WARPS: usize = 4;
+/// Threads of the one block of `tl_linear_input_quantize`.
+const LINEAR_INPUT_THREADS: u32 = 256;
 /// Activation rows up to which `QMatMul` runs the mat-vec kernels (tiles of up to 8 rows,
 /// each a pass over the weights), and up to which it still does so when the tiled kernel
 /// would have fewer blocks than the GPU has multiprocessors (measured on an H200: 4096 ×
@@ -102,19 +105,14 @@ fn qmv_kernel(dtype: DType, tile_rows: usize) -> &'static str {
     NAMES[format][tile_rows.trailing_zeros() as usize]
 }
 
-/// `tl_qmv_<format>_linear[_gated]`.
-fn linear_kernel(dtype: DType, gated: bool) -> &'static str {
-    match (dtype, gated) {
-        (DType::Q4_0, false) => "tl_qmv_q4_0_linear",
-        (DType::Q4_0, true) => "tl_qmv_q4_0_linear_gated",
-        (DType::Q4_1, false) => "tl_qmv_q4_1_linear",
-        (DType::Q4_1, true) => "tl_qmv_q4_1_linear_gated",
-        (DType::Q8_0, false) => "tl_qmv_q8_0_linear",
-        (DType::Q8_0, true) => "tl_qmv_q8_0_linear_gated",
-        (DType::Q4_K, false) => "tl_qmv_q4_k_linear",
-        (DType::Q4_K, true) => "tl_qmv_q4_k_linear_gated",
-        (_, false) => "tl_qmv_q6_k_linear",
-        (_, true) => "tl_qmv_q6_k_linear_gated",
+/// `tl_qmv_<format>_r1_gated`.
+fn gated_kernel(dtype: DType) -> &'static str {
+    match dtype {
+        DType::Q4_0 => "tl_qmv_q4_0_r1_gated",
+        DType::Q4_1 => "tl_qmv_q4_1_r1_gated",
+        DType::Q8_0 => "tl_qmv_q8_0_r1_gated",
+        DType::Q4_K => "tl_qmv_q4_k_r1_gated",
+        _ => "tl_qmv_q6_k_r1_gated",
     }
 }
 
@@ -318,8 +316,9 @@ fn qmatmul(backend: &CudaBackend, op: &Op, x: &Tensor, w: &Tensor, output: &Tens
     let (x_address, dt) = (base_address(x)?, dtype_code(x.dtype()));
     let act_blocks_i = act_blocks as i64;
     let f = backend.function("quant.cu", "tl_quantize_activation")?;
-    // Its early start is not noted as such: the mat-vec after it only prefetches into L2,
-    // and whatever runs after that mat-vec finds only the mat-vec still running.
+    // Its early start is not noted as such: before waiting, the mat-vec after it reads only
+    // weights, and only when no kernel that may still run writes them (`prefetch`); whatever
+    // runs after that mat-vec finds only the mat-vec still running.
     launch_dependent!(
         backend,
         f,
@@ -333,8 +332,10 @@ fn qmatmul(backend: &CudaBackend, op: &Op, x: &Tensor, w: &Tensor, output: &Tens
     )?;
 
     // 2. The product.
+    let prefetch = !backend.may_be_written_in_flight(w);
     let product = Product {
         weights,
+        prefetch,
         qs,
         ds,
         m,
@@ -344,7 +345,7 @@ fn qmatmul(backend: &CudaBackend, op: &Op, x: &Tensor, w: &Tensor, output: &Tens
     };
     let few_tiles = n.div_ceil(QMM_TILE) < backend.sm_count as usize;
     if m <= MATVEC_ROWS || (m <= MATVEC_ROWS_SMALL_N && few_tiles) {
-        matvec(backend, w.dtype(), &product)?;
+        matvec(backend, w.dtype(), &product, false)?;
     } else {
         tiled(backend, w.dtype(), &product)?;
     }
@@ -414,6 +415,9 @@ impl QmvWeightsArg {
 /// their float4s `ds`, output `y`.
 struct Product {
     weights: QmvWeightsArg,
+    /// No kernel that may still run writes the weights: the mat-vec may read them before it
+    /// waits for the activations.
+    prefetch: bool,
     qs: u64,
     ds: u64,
     m: usize,
@@ -456,15 +460,21 @@ fn matvec_grid(
     ))
 }
 
-/// A few activation rows: one pass over the weights serves a tile of up to 8 of them.
-fn matvec(backend: &CudaBackend, dtype: DType, p: &Product) -> Result<()> {
+/// A few activation rows: one pass over the weights serves a tile of up to 8 of them (one
+/// row when `gated`).
+fn matvec(backend: &CudaBackend, dtype: DType, p: &Product, gated: bool) -> Result<()> {
     let tile_rows = match p.m {
         1 => 1,
         2 => 2,
         3 | 4 => 4,
         _ => 8,
     };
-    let f = backend.function("quant.cu", qmv_kernel(dtype, tile_rows))?;
+    let name = if gated {
+        gated_kernel(dtype)
+    } else {
+        qmv_kernel(dtype, tile_rows)
+    };
+    let f = backend.function("quant.cu", name)?;
     let w = &p.weights;
     let (blocks, split) = matvec_grid(
         backend,
@@ -482,42 +492,47 @@ fn matvec(backend: &CudaBackend, dtype: DType, p: &Product) -> Result<()> {
         block_dim: (QMV_THREADS, 1, 1),
         shared_mem_bytes: 0,
     };
-    let (m, k, split) = (p.m as i64, p.k as i64, split as i32);
-    launch_dependent!(backend, f, config, w, &p.qs, &p.ds, &m, &k, &p.y, &p.dt, &split)
+    let (m, k, split, prefetch) = (p.m as i64, p.k as i64, split as i32, i32::from(p.prefetch));
+    launch_dependent!(backend, f, config, w, &p.qs, &p.ds, &m, &k, &p.y, &p.dt, &split, &prefetch)
 }
 
-/// Bytes of shared memory `tl_qmv_*_linear*` needs for an input of `k` values: k quants,
-/// then a float4 per 32 at the next 16-byte boundary.
-pub(crate) fn linear_shared_bytes(k: usize) -> usize {
-    k.next_multiple_of(16) + 16 * (k / 32)
-}
-
-/// `Linear` of one activation row with quantized weights: the kernel computes and quantizes
-/// its input itself (`input`), then streams `weights` as the mat-vec does.
+/// `Linear` of one activation row with quantized weights: one block computes the input and
+/// quantizes it (`tl_linear_input_quantize`, in place of a norm kernel and the activations'
+/// quantization), then the mat-vec (gated: over w and w_up together) reads it.
 pub(crate) fn linear_matvec(
     backend: &CudaBackend,
     dtype: DType,
-    weights: &QmvWeightsArg,
-    input: &crate::ops::linear::LinearInputArg,
-    y: u64,
-    gated: bool,
+    weights: QmvWeightsArg,
+    input: &LinearInputArg,
+    y: (u64, DType),
+    (gated, prefetch): (bool, bool),
 ) -> Result<()> {
-    let f = backend.function("quant.cu", linear_kernel(dtype, gated))?;
-    let shared_bytes = linear_shared_bytes(input.k as usize);
-    let (blocks, split) = matvec_grid(
-        backend,
-        &f,
-        dtype,
-        (weights.n as usize, weights.blocks_per_row as usize),
-        shared_bytes,
-    )?;
+    let k = input.k as usize;
+    let act = scratch(backend, k + 16 * (k / 32))?;
+    let (qs, ds) = (act.device_address(), act.device_address() + k as u64);
+    let f = backend.function("quant.cu", "tl_linear_input_quantize")?;
     let config = LaunchConfig {
-        grid_dim: (blocks as u32, 1, 1),
-        block_dim: (QMV_THREADS, 1, 1),
-        shared_mem_bytes: shared_bytes as u32,
+        grid_dim: (1, 1, 1),
+        block_dim: (LINEAR_INPUT_THREADS, 1, 1),
+        shared_mem_bytes: input.scratch_bytes(input.element_bytes()) as u32,
     };
-    let split = split as i32;
-    launch_dependent!(backend, f, config, weights, input, &y, &split)
+    // The mat-vec after it reads the weights early only when no earlier kernel still writes
+    // them, which `prefetch` was decided on; what it reads after waiting is this kernel's.
+    backend.note_early_successor();
+    launch_dependent!(backend, f, config, input, &qs, &ds)?;
+    let product = Product {
+        weights,
+        prefetch,
+        qs,
+        ds,
+        m: 1,
+        k,
+        y: y.0,
+        dt: dtype_code(y.1),
+    };
+    matvec(backend, dtype, &product, gated)?;
+    drop(act);
+    Ok(())
 }
 
 /// More activation rows: 64 × 64 output tiles, each weight group decoded once per tile.
