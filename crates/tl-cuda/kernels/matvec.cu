@@ -59,11 +59,11 @@ __device__ __forceinline__ float dot16(uint4 a, uint4 b) {
     return s;
 }
 
-template <int R, int DT>
+template <int R, int DT, int UNROLL = MV_UNROLL>
 __device__ __forceinline__ void load_batch(const uint4* row, i64 v0, i64 vecs, bool active, uint4* wv) {
     const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
 #pragma unroll
-    for (int u = 0; u < MV_UNROLL; ++u) {
+    for (int u = 0; u < UNROLL; ++u) {
         const i64 v = v0 + 32 * u;
         wv[u] = active && v < vecs ? load_streaming(row + v) : zero;
     }
@@ -135,9 +135,11 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
     const bool active = j < n;
     const uint4* row = w + j * vecs;
     const uint4* row_up = w_up + j * vecs;
-    uint4 wv[MV_UNROLL], uv[MV_UNROLL];
-    load_batch<1, DT>(row, lane, vecs, active && prefetch, wv);
-    if (GATED) load_batch<1, DT>(row_up, lane, vecs, active && prefetch, uv);
+    // Gated: half the batch from each row, so the two rows in flight take the registers of one.
+    constexpr int UNROLL = GATED ? MV_UNROLL / 2 : MV_UNROLL;
+    uint4 wv[UNROLL], uv[UNROLL];
+    load_batch<1, DT, UNROLL>(row, lane, vecs, active && prefetch, wv);
+    if (GATED) load_batch<1, DT, UNROLL>(row_up, lane, vecs, active && prefetch, uv);
     tl_wait_for_predecessor();
     tl_allow_successor();
     linear_input<DT>(in, (unsigned char*)h, [&](i64 c, const float* f, bool valid) {
@@ -146,13 +148,13 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
     __syncthreads();
     if (!active) return;
     float acc = 0.0f, acc_up = 0.0f;
-    for (i64 v0 = lane; v0 < vecs; v0 += 32 * MV_UNROLL) {
+    for (i64 v0 = lane; v0 < vecs; v0 += 32 * UNROLL) {
         if (v0 != lane || !prefetch) {
-            load_batch<1, DT>(row, v0, vecs, true, wv);
-            if (GATED) load_batch<1, DT>(row_up, v0, vecs, true, uv);
+            load_batch<1, DT, UNROLL>(row, v0, vecs, true, wv);
+            if (GATED) load_batch<1, DT, UNROLL>(row_up, v0, vecs, true, uv);
         }
 #pragma unroll
-        for (int u = 0; u < MV_UNROLL; ++u) {
+        for (int u = 0; u < UNROLL; ++u) {
             const i64 v = v0 + 32 * u;
             if (v >= vecs) break;
             const uint4 x = h[v];
@@ -166,7 +168,7 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
 }
 
 #define TL_LINEAR(SUFFIX, DT, GATED)                                                                 \
-    extern "C" __global__ void __launch_bounds__(MV_WARPS * 32, GATED ? 2 : 3) tl_linear_##SUFFIX(  \
+    extern "C" __global__ void __launch_bounds__(MV_WARPS * 32, 3) tl_linear_##SUFFIX(  \
         LinearInput in, const uint4* w, const uint4* w_up, void* y, i64 vecs, i64 n, int prefetch) { \
         linear_matvec<DT, GATED>(in, w, w_up, y, vecs, n, prefetch);                                 \
     }
