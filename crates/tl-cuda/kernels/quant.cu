@@ -28,6 +28,11 @@
 //   use __dp4a; block scales apply in f32 per lane; lanes and then warps are summed in a
 //   fixed order (xor-shuffle butterfly, then shared memory by warp index): no atomics, so
 //   results are bitwise reproducible for a given shape and device.
+//   tl_qmv_<format>_r1_gated: one row of `Linear`'s gated form, a warp's row being the gate
+//   row then the up row (see QmvWeights). With `prefetch`, launches of one tile request each
+//   warp's first chunks before waiting for the activations.
+// tl_linear_input_quantize: one block; `Linear`'s input (linear_input.cuh) quantized as
+//   tl_quantize_activation does.
 // tl_qmm_<format> (more rows): 64 x 64 output tiles from int8 tiles in shared memory (see below).
 
 #define QF_Q4_0 0

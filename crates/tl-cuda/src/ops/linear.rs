@@ -1,7 +1,8 @@
-//! Launcher: `Linear` of one activation row (a decode step) as one kernel. Each block of the
-//! product computes the normalised input itself (kernels/linear_input.cuh): float weights go
-//! through `tl_linear_*` (kernels/matvec.cu), quantized ones through `tl_qmv_*_linear*`
-//! (kernels/quant.cu), which also quantize that input. Every other case is composed of the
+//! Launcher: `Linear` of one activation row (a decode step). Float weights: one kernel,
+//! `tl_linear_*` (kernels/matvec.cu), each block of which computes the normalised input
+//! itself (kernels/linear_input.cuh). Quantized weights: one block computes the input and
+//! quantizes it, then the quantized mat-vec reads it (`quant::linear_matvec`). Gated, both
+//! stream w and w_up together and store silu(gate)·up. Every other case is composed of the
 //! ops `Linear` stands for.
 
 use cudarc::driver::LaunchConfig;

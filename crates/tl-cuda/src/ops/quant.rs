@@ -4,7 +4,9 @@
 //! scale, quant sum and exact sum per 32 values), then one kernel streams the weight blocks
 //! and combines them with those rows by `__dp4a` integer dot products: a mat-vec kernel for
 //! a few rows (the decode step), each pass over the weights serving a tile of up to 8 rows,
-//! and a kernel of 64 × 64 output tiles from shared memory for more (prefill).
+//! and a kernel of 64 × 64 output tiles from shared memory for more (prefill). `Linear`'s
+//! quantized decode step (`linear_matvec`) quantizes its normalised input in one block
+//! instead, and its gated form streams the gate and up rows together.
 
 use cudarc::driver::LaunchConfig;
 use tl_tensor::{DType, Layout, Op, Result, Tensor, TensorError};
