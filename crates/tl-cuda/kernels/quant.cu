@@ -224,6 +224,20 @@ extern "C" __global__ void tl_quantize_blocks(int format, Strided src, const voi
     }
 }
 
+// The scale d = amax/127 of a 32-value block from its largest magnitude as bits, and 1/d
+// (0 for d = 0). Infinity or NaN gives a NaN scale, which poisons every dot product with the
+// block, and a NaN sum; `inverse` is then 0, so the quants are 0.
+__device__ __forceinline__ float block_scale(unsigned int amax_bits, float* sum, float* inverse) {
+    if (amax_bits >= 0x7f800000u) {
+        *sum = __int_as_float(0x7fc00000);
+        *inverse = 0.0f;
+        return *sum;
+    }
+    float d = __uint_as_float(amax_bits) / 127.0f;
+    *inverse = d == 0.0f ? 0.0f : 1.0f / d;
+    return d;
+}
+
 // One 32-value block of activations, value `v` in lane j, quantized as tl_quantize_activation
 // describes: quant j into qs[j], the block's float4 into *d (lane 0).
 __device__ __forceinline__ void quantize_32(float v, int lane, signed char* qs, float4* d_out) {
@@ -231,17 +245,9 @@ __device__ __forceinline__ void quantize_32(float v, int lane, signed char* qs, 
     unsigned int amax_bits = __reduce_max_sync(0xffffffffu, __float_as_uint(v) & 0x7fffffffu);
     float sum = v;
     for (int width = 16; width > 0; width >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, width);
-    int q = 0;
-    float d;
-    if (amax_bits >= 0x7f800000u) {
-        // Infinity or NaN: a NaN scale poisons every dot product with this block.
-        d = __int_as_float(0x7fc00000);
-        sum = d;
-    } else {
-        d = __uint_as_float(amax_bits) / 127.0f;
-        float id = d == 0.0f ? 0.0f : 1.0f / d;
-        q = __float2int_rn(__fmul_rn(v, id));  // |q| <= 127
-    }
+    float id;
+    const float d = block_scale(amax_bits, &sum, &id);
+    const int q = __float2int_rn(__fmul_rn(v, id));  // |q| <= 127
     int qsum = __reduce_add_sync(0xffffffffu, q);
     qs[lane] = (signed char)q;
     if (lane == 0) *d_out = make_float4(d, __int_as_float(qsum), sum, 0.0f);
@@ -264,17 +270,11 @@ __device__ __forceinline__ void quantize_chunk(i64 c, const float* f, bool valid
         amax_bits = max(amax_bits, __shfl_xor_sync(0xffffffffu, amax_bits, o));
         sum += __shfl_xor_sync(0xffffffffu, sum, o);
     }
-    int q[LI_CHUNK] = {0, 0, 0, 0, 0, 0, 0, 0};
-    float d;
-    if (amax_bits >= 0x7f800000u) {
-        d = __int_as_float(0x7fc00000);
-        sum = d;
-    } else {
-        d = __uint_as_float(amax_bits) / 127.0f;
-        float id = d == 0.0f ? 0.0f : 1.0f / d;
+    float id;
+    const float d = block_scale(amax_bits, &sum, &id);
+    int q[LI_CHUNK];
 #pragma unroll
-        for (int e = 0; e < LI_CHUNK; ++e) q[e] = __float2int_rn(__fmul_rn(f[e], id));
-    }
+    for (int e = 0; e < LI_CHUNK; ++e) q[e] = __float2int_rn(__fmul_rn(f[e], id));
     int qsum = 0;
 #pragma unroll
     for (int e = 0; e < LI_CHUNK; ++e) qsum += q[e];

@@ -114,6 +114,21 @@ fn mismatch(op: &Op, lhs: &[usize], rhs: &[usize], detail: impl Into<String>) ->
     }
 }
 
+/// The output of `x [.., k] · wᵀ` for `w [n, k]`: `[.., n]` in x's dtype.
+fn product_spec(op: &Op, x: &TensorSpec, w: &TensorSpec) -> Result<TensorSpec> {
+    if w.shape.len() != 2 || x.shape.is_empty() || x.shape[x.shape.len() - 1] != w.shape[1] {
+        return Err(mismatch(
+            op,
+            &x.shape,
+            &w.shape,
+            "expects x [.., k] and w [n, k]",
+        ));
+    }
+    let mut shape = x.shape.clone();
+    *shape.last_mut().expect("rank checked") = w.shape[0];
+    Ok(TensorSpec::new(&shape, x.dtype))
+}
+
 fn last_dim_vector(op: &Op, x: &TensorSpec, v: &TensorSpec) -> Result<()> {
     let d = x.shape.last().copied().unwrap_or(0);
     if x.shape.is_empty() || v.shape != [d] {
@@ -724,18 +739,7 @@ pub fn output_specs(op: &Op, inputs: &[TensorSpec]) -> Result<Vec<TensorSpec>> {
                     detail: " for the weight (expects a quantized tensor)".into(),
                 });
             }
-            if w.shape.len() != 2 || x.shape.is_empty() || x.shape[x.shape.len() - 1] != w.shape[1]
-            {
-                return Err(mismatch(
-                    op,
-                    &x.shape,
-                    &w.shape,
-                    "expects x [.., k] and w [n, k]",
-                ));
-            }
-            let mut shape = x.shape.clone();
-            *shape.last_mut().expect("rank checked") = w.shape[0];
-            one(TensorSpec::new(&shape, x.dtype))
+            one(product_spec(op, x, w)?)
         }
         Op::Linear { norm, gated } => {
             let has_residual = matches!(norm, LinearNorm::AddRms { .. });
@@ -769,15 +773,7 @@ pub fn output_specs(op: &Op, inputs: &[TensorSpec]) -> Result<Vec<TensorSpec>> {
             if !w.dtype.is_quantized() {
                 same_dtype(op, x.dtype, w.dtype)?;
             }
-            if w.shape.len() != 2 || x.shape.is_empty() || x.shape[x.shape.len() - 1] != w.shape[1]
-            {
-                return Err(mismatch(
-                    op,
-                    &x.shape,
-                    &w.shape,
-                    "expects x [.., k] and w [n, k]",
-                ));
-            }
+            let y = product_spec(op, x, w)?;
             if *gated {
                 let up = &inputs[inputs.len() - 1];
                 same_dtype(op, w.dtype, up.dtype)?;
@@ -790,9 +786,6 @@ pub fn output_specs(op: &Op, inputs: &[TensorSpec]) -> Result<Vec<TensorSpec>> {
                     ));
                 }
             }
-            let mut shape = x.shape.clone();
-            *shape.last_mut().expect("rank checked") = w.shape[0];
-            let y = TensorSpec::new(&shape, x.dtype);
             Ok(if has_residual {
                 vec![x.clone(), y]
             } else {

@@ -4,20 +4,13 @@
 
 use tl_tensor::{DType, LinearNorm, Op};
 
+use super::quant::FORMATS;
 use crate::case::{tolerance_for, Case, Fill, Input, View};
 
 /// Quantized weights: `QMatMul`'s activation rounding (≈ 4e-3 relative, see cases/quant.rs),
 /// which the gate's product of two such products roughly doubles in quadrature, plus the
 /// output rounding; wrong scales or rows give errors of order 1.
 const QUANTIZED_TOLERANCE: f64 = 1.5e-2;
-
-const FORMATS: [DType; 5] = [
-    DType::Q4_0,
-    DType::Q4_1,
-    DType::Q8_0,
-    DType::Q4_K,
-    DType::Q6_K,
-];
 
 const NORMS: [LinearNorm; 3] = [
     LinearNorm::None,

@@ -4,7 +4,8 @@ use tl_tensor::{DType, Op};
 
 use crate::case::{tolerance_for, Case, Fill, Input, View};
 
-const FORMATS: [DType; 5] = [
+/// Every GGUF block format the quantized ops take.
+pub(crate) const FORMATS: [DType; 5] = [
     DType::Q4_0,
     DType::Q4_1,
     DType::Q8_0,
