@@ -50,6 +50,19 @@ impl Linear {
     }
 }
 
+/// Consecutive views of `t` along `axis`, `sizes` long.
+fn split(t: &Tensor, axis: isize, sizes: &[usize]) -> Result<Vec<Tensor>> {
+    let mut start = 0;
+    sizes
+        .iter()
+        .map(|&size| {
+            let part = t.narrow(axis, start, size)?;
+            start += size;
+            Ok(part)
+        })
+        .collect()
+}
+
 /// Linear layers that read the same input, joined along their output rows when their
 /// weights (and offsets) agree in kind, so one product — and on the CPU one quantization
 /// of the activations — serves them all.
@@ -97,15 +110,7 @@ impl Projections {
             Projections::Joined(linear) if usable(linear) => Some(if joined {
                 vec![linear.weight.clone()]
             } else {
-                let mut start = 0;
-                sizes
-                    .iter()
-                    .map(|&size| {
-                        let part = linear.weight.narrow(0, start, size)?;
-                        start += size;
-                        Ok(part)
-                    })
-                    .collect::<Result<Vec<_>>>()?
+                split(&linear.weight, 0, sizes)?
             }),
             Projections::Separate(parts) if parts.iter().all(&usable) => {
                 Some(parts.iter().map(|p| p.weight.clone()).collect())
@@ -117,18 +122,7 @@ impl Projections {
     /// `x · wᵀ` of each part, `sizes` their output widths: views of one product when joined.
     fn apply(&self, x: &Tensor, sizes: &[usize], numerics: Numerics) -> Result<Vec<Tensor>> {
         match self {
-            Projections::Joined(linear) => {
-                let all = linear.apply(x, numerics)?;
-                let mut start = 0;
-                sizes
-                    .iter()
-                    .map(|&size| {
-                        let part = all.narrow(1, start, size)?;
-                        start += size;
-                        Ok(part)
-                    })
-                    .collect()
-            }
+            Projections::Joined(linear) => split(&linear.apply(x, numerics)?, 1, sizes),
             Projections::Separate(parts) => parts.iter().map(|p| p.apply(x, numerics)).collect(),
         }
     }
@@ -389,15 +383,7 @@ impl LlamaModel {
                     let first =
                         normed_linear(&mut x, &mut pending, &block.attn_norm, &[&weights[0]])?;
                     if weights.len() == 1 {
-                        let mut start = 0;
-                        qkv_sizes
-                            .iter()
-                            .map(|&size| {
-                                let part = first.narrow(1, start, size)?;
-                                start += size;
-                                Ok(part)
-                            })
-                            .collect::<Result<Vec<_>>>()?
+                        split(&first, 1, &qkv_sizes)?
                     } else {
                         // The stream is already summed: the other parts only normalise it.
                         let norm = LinearNorm::Rms { eps };

@@ -42,22 +42,18 @@ pub(crate) struct LinearInputArg {
 impl LinearInputArg {
     /// Bytes of shared memory the input's computation copies its rows into (x, and for the
     /// norms the residual and the weight): `linear_input` in kernels/linear_input.cuh.
-    pub(crate) fn scratch_bytes(&self, element: usize) -> usize {
+    pub(crate) fn scratch_bytes(&self) -> usize {
         let rows = match self.norm {
             NORM_NONE => 1,
             NORM_RMS => 2,
             _ => 3,
         };
-        rows * self.k as usize * element
-    }
-
-    /// Bytes of an element of the input's dtype.
-    pub(crate) fn element_bytes(&self) -> usize {
-        if self.dt == 0 {
+        let element = if self.dt == dtype_code(DType::F32) {
             4
         } else {
             2
-        }
+        };
+        rows * self.k as usize * element
     }
 }
 
@@ -137,7 +133,7 @@ fn fused(
     };
     let y_address = dense_address(y)?;
     if w.dtype().is_quantized() {
-        if input.scratch_bytes(input.element_bytes()) > SHARED_LIMIT {
+        if input.scratch_bytes() > SHARED_LIMIT {
             return Ok(false);
         }
         let up = gated.then(|| weights[1]);
@@ -181,7 +177,7 @@ fn float_weights(
         }
         addresses.push(address);
     }
-    let shared_bytes = input.scratch_bytes(input.element_bytes());
+    let shared_bytes = input.scratch_bytes();
     if !k.is_multiple_of(per_vector) || shared_bytes > SHARED_LIMIT {
         return Ok(false);
     }

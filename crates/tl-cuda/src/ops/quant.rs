@@ -516,7 +516,7 @@ pub(crate) fn linear_matvec(
     let config = LaunchConfig {
         grid_dim: (1, 1, 1),
         block_dim: (LINEAR_INPUT_THREADS, 1, 1),
-        shared_mem_bytes: input.scratch_bytes(input.element_bytes()) as u32,
+        shared_mem_bytes: input.scratch_bytes() as u32,
     };
     // The mat-vec after it reads the weights early only when no earlier kernel still writes
     // them, which `prefetch` was decided on; what it reads after waiting is this kernel's.
