@@ -70,9 +70,7 @@ pub trait QuantBlock: bytemuck::Pod + Send + Sync + 'static {
     /// to choose the instruction set once for all the rows.
     #[inline]
     fn dot_rows(simd: Simd, w: &[Self], x: &[ActivationBlock], out: &mut [f32]) {
-        for (o, row) in row_runs(w, x, out) {
-            *o = Self::dot_row(simd, row, x);
-        }
+        dot_rows_by_row(simd, w, x, out)
     }
 
     /// `out[r·w.len() + c] = Σ w[c]·x[r]` for a tile of 1..=4 weight rows `w` and 1..=4
@@ -166,6 +164,20 @@ fn tile_or_rows<B: tile::TileBlock>(
 pub trait EncodeBlock: QuantBlock {
     /// Quantizes 32 values exactly as ggml's `quantize_row_*_ref` does (f32 arithmetic).
     fn encode(x: &[f32; 32]) -> Self;
+}
+
+/// [`QuantBlock::dot_rows`] as one [`QuantBlock::dot_row`] a row: the default, and the
+/// fallback of the formats' own kernels.
+#[inline]
+pub(crate) fn dot_rows_by_row<B: QuantBlock>(
+    simd: Simd,
+    w: &[B],
+    x: &[ActivationBlock],
+    out: &mut [f32],
+) {
+    for (o, row) in row_runs(w, x, out) {
+        *o = B::dot_row(simd, row, x);
+    }
 }
 
 /// The portable row kernel: block by block, each block's integer dot scaled once.

@@ -58,10 +58,8 @@ impl QuantBlock for BlockQ4_1 {
         if super::dot_rows_simd(simd, w, x, out, avx2::dot_rows) {
             return;
         }
-        let _ = simd;
-        for (o, row) in super::row_runs(w, x, out) {
-            *o = super::dot_row_portable(row, x);
-        }
+        // Neither kernel runs here, so each row takes the portable one.
+        super::dot_rows_by_row(simd, w, x, out);
     }
 
     #[cfg(target_arch = "x86_64")]
