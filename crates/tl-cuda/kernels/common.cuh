@@ -160,3 +160,24 @@ __device__ __forceinline__ void store_d(void* p, int dt, i64 i, double v) {
 // Grid-stride loop over [0, n).
 #define TL_GRID_LOOP(i, n) \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)
+
+// cp.async (sm_80+): 16 bytes from global to shared memory without passing through registers
+// or L1, completed by groups.
+__device__ __forceinline__ void copy_async_16(void* shared, const void* global) {
+    unsigned int address = (unsigned int)__cvta_generic_to_shared(shared);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(address), "l"(global) : "memory");
+}
+
+// The same, or 16 zero bytes when `valid` is false (nothing is read then).
+__device__ __forceinline__ void copy_async_16_or_zero(void* shared, const void* global, bool valid) {
+    unsigned int address = (unsigned int)__cvta_generic_to_shared(shared);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global), "r"(valid ? 16 : 0)
+                 : "memory");
+}
+
+__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+
+template <int PENDING>
+__device__ __forceinline__ void copy_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
+}

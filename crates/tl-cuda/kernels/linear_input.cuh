@@ -66,20 +66,6 @@ __device__ __forceinline__ void li_store_chunk(void* row, int dt, i64 c, const f
     }
 }
 
-// cp.async (sm_80+): 16 bytes from global to shared memory without passing through registers
-// or L1, completed by groups.
-__device__ __forceinline__ void copy_async_16(void* shared, const void* global) {
-    unsigned int address = (unsigned int)__cvta_generic_to_shared(shared);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(address), "l"(global) : "memory");
-}
-
-__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-
-template <int PENDING>
-__device__ __forceinline__ void copy_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
-}
-
 // The block copies `bytes` (a multiple of 16) from 16-byte aligned global memory into shared
 // memory, as one cp.async group.
 __device__ __forceinline__ void li_copy_row(unsigned char* shared, const void* global, i64 bytes) {

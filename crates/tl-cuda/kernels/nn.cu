@@ -33,6 +33,15 @@
 //     tl_attention_combine merges the splits in split order. The dynamic shared memory is
 //     4·(32·ldq + 32·ldk + 32·ldv + 32·32) bytes (above 48 KiB the host raises the limit).
 //   tl_attention_decode_<dtype>_<VPR>: a few queries over many keys (decoding); see below.
+//   tl_attention_mma_<dtype>_<D>: flash attention on tensor cores (mma.sync m16n8k16) for
+//     f16/bf16 with head_dim == value_dim == D (64 or 128) and rows of q, k and v that are
+//     dense 16-byte vectors; the host takes it for many rows (prefill) and never splits the
+//     keys. 128 threads (4 warps) a block; a block owns one (batch, kv head) and 64 rows
+//     (ordered as for tl_attention), a warp 16 of them. q's tile and two buffers of 64 keys of
+//     K and V reach shared memory by cp.async (the next tile loads while one is used); q·kᵀ
+//     and p·v run on the tensor cores with f32 accumulation; the online softmax (exp2 of
+//     log2-scaled scores) keeps per-row max and sums in the lanes that hold the row. p is
+//     rounded to the dtype for p·v. Dynamic shared memory 5 · 64 · (D + 8) · 2 bytes.
 
 #define ROW_THREADS 256
 #define NEG_INF __int_as_float(0xff800000)
@@ -886,6 +895,233 @@ TL_ATTENTION_DECODE(bf16, TL_BF16, 4)
 TL_ATTENTION_DECODE(bf16, TL_BF16, 8)
 TL_ATTENTION_DECODE(bf16, TL_BF16, 16)
 TL_ATTENTION_DECODE(bf16, TL_BF16, 32)
+
+// ---- attention on tensor cores (prefill): see the file's header ----
+#define MMA_BR 64  // rows (query head, query) a block: 16 a warp
+#define MMA_BC 64  // keys a tile
+#define MMA_WARPS 4
+
+// c += a · b for one 16x16 (row-major a) by 16x8 (column-major b) tile of f16/bf16, in f32.
+template <int DT>
+__device__ __forceinline__ void mma_16816(float* c, const unsigned int* a, unsigned int b0, unsigned int b1) {
+    if (DT == TL_BF16) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    } else {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+}
+
+// Two floats rounded to the dtype (to nearest even), `lo` in the low half.
+template <int DT>
+__device__ __forceinline__ unsigned int pack_pair(float lo, float hi) {
+    unsigned int r;
+    if (DT == TL_BF16) {
+        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    } else {
+        asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    }
+    return r;
+}
+
+// Four 8x8 tiles of 16-bit values from shared memory, transposed (lanes 8m..8m+7 address
+// the rows of tile m).
+__device__ __forceinline__ void load_matrix_x4_trans(const void* row, unsigned int* r) {
+    unsigned int address = (unsigned int)__cvta_generic_to_shared(row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+}
+
+template <int DT, int D>
+__device__ __forceinline__ void attention_mma(const AttentionGeometry& g, const void* q, const void* k,
+                                              const void* v, void* out) {
+    // Shared rows hold D + 8 elements: the 16 bytes of padding put the eight rows that a
+    // fragment load or an ldmatrix reads at once in different banks.
+    constexpr int LD = D + 8;
+    constexpr int VPR = D / 8;  // 16-byte vectors a row
+    unsigned short* qs = (unsigned short*)attention_smem;  // [MMA_BR][LD]
+    unsigned short* ks = qs + MMA_BR * LD;                 // [2][MMA_BC][LD]
+    unsigned short* vs = ks + 2 * MMA_BC * LD;             // [2][MMA_BC][LD]
+    __shared__ i64 row_end[MMA_BR];
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int group = lane >> 2, quad = lane & 3;
+    const i64 tile = blockIdx.x % g.row_tiles, batch_kv = blockIdx.x / g.row_tiles;
+    const i64 kv_head = batch_kv % g.kv_heads, b = batch_kv / g.kv_heads;
+    const i64 row0 = tile * MMA_BR;
+
+    if (tid < MMA_BR) {
+        const i64 r = row0 + tid;
+        row_end[tid] = r < g.rows ? visible_end(g, r % g.q_len) : 0;
+    }
+    for (int e = tid; e < MMA_BR * VPR; e += blockDim.x) {
+        const int rr = e / VPR, c = e % VPR;
+        const i64 r = row0 + rr;
+        const bool valid = r < g.rows;
+        const i64 h = kv_head * g.group + (valid ? r / g.q_len : 0), i = valid ? r % g.q_len : 0;
+        const i64 base = g.q_offset + b * g.q_strides[0] + h * g.q_strides[1] + i * g.q_strides[2];
+        copy_async_16_or_zero(qs + rr * LD + c * 8, (const uint4*)q + base / 8 + c, valid);
+    }
+    copy_async_commit();
+    __syncthreads();
+    i64 block_end = 0;
+    for (int rr = 0; rr < MMA_BR; ++rr) block_end = imax(block_end, row_end[rr]);
+    const i64 end_lo = row_end[warp * 16 + group], end_hi = row_end[warp * 16 + group + 8];
+
+    const i64 k_head = g.k_offset + b * g.k_strides[0] + kv_head * g.k_strides[1];
+    const i64 v_head = g.v_offset + b * g.v_strides[0] + kv_head * g.v_strides[1];
+    // Keys past the block's end are zero rows: their weight is 0, and 0·NaN would not be.
+    auto load_tile = [&](i64 t0, int buffer) {
+        for (int e = tid; e < MMA_BC * VPR; e += blockDim.x) {
+            const int j = e / VPR, c = e % VPR;
+            const i64 key = t0 + j;
+            const bool valid = key < block_end;
+            const i64 row = valid ? key : 0;
+            const int at = (buffer * MMA_BC + j) * LD + c * 8;
+            copy_async_16_or_zero(ks + at, (const uint4*)k + (k_head + row * g.k_strides[2]) / 8 + c, valid);
+            copy_async_16_or_zero(vs + at, (const uint4*)v + (v_head + row * g.v_strides[2]) / 8 + c, valid);
+        }
+    };
+    const int tiles = (int)((block_end + MMA_BC - 1) / MMA_BC);
+    if (tiles > 0) load_tile(0, 0);
+    copy_async_commit();
+
+    // Scores in log2 units, so that exp2 gives the softmax's exponentials.
+    const float scale = g.scale * 1.4426950408889634f;
+    unsigned int qf[D / 16][4];
+    float o[D / 8][4];
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    float m_lo = NEG_INF, m_hi = NEG_INF, l_lo = 0.0f, l_hi = 0.0f;
+    for (int t = 0; t < tiles; ++t) {
+        // The next tile is in flight while this one is used.
+        if (t + 1 < tiles) load_tile((i64)(t + 1) * MMA_BC, (t + 1) & 1);
+        copy_async_commit();
+        copy_async_wait<1>();
+        __syncthreads();
+        if (t == 0) {
+            const unsigned short* q_lo = qs + (warp * 16 + group) * LD + 2 * quad;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; ++kk) {
+                qf[kk][0] = *(const unsigned int*)(q_lo + kk * 16);
+                qf[kk][1] = *(const unsigned int*)(q_lo + 8 * LD + kk * 16);
+                qf[kk][2] = *(const unsigned int*)(q_lo + kk * 16 + 8);
+                qf[kk][3] = *(const unsigned int*)(q_lo + 8 * LD + kk * 16 + 8);
+            }
+        }
+        const unsigned short* kb = ks + (t & 1) * MMA_BC * LD;
+        const unsigned short* vb = vs + (t & 1) * MMA_BC * LD;
+        // s = q · kᵀ: 8 tiles of 8 keys; lane holds keys 8n + 2·quad (+1) of rows group and
+        // group + 8 of the warp's 16.
+        float s[MMA_BC / 8][4];
+#pragma unroll
+        for (int n = 0; n < MMA_BC / 8; ++n) {
+            s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+            const unsigned short* key_row = kb + (n * 8 + group) * LD + 2 * quad;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; ++kk) {
+                mma_16816<DT>(s[n], qf[kk], *(const unsigned int*)(key_row + kk * 16),
+                              *(const unsigned int*)(key_row + kk * 16 + 8));
+            }
+        }
+        const i64 t0 = (i64)t * MMA_BC;
+        float max_lo = NEG_INF, max_hi = NEG_INF;
+#pragma unroll
+        for (int n = 0; n < MMA_BC / 8; ++n) {
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                const i64 key = t0 + n * 8 + 2 * quad + e;
+                s[n][e] = key < end_lo ? s[n][e] * scale : NEG_INF;
+                s[n][2 + e] = key < end_hi ? s[n][2 + e] * scale : NEG_INF;
+                max_lo = fmaxf(max_lo, s[n][e]);
+                max_hi = fmaxf(max_hi, s[n][2 + e]);
+            }
+        }
+#pragma unroll
+        for (int offset = 1; offset < 4; offset <<= 1) {
+            max_lo = fmaxf(max_lo, __shfl_xor_sync(0xffffffffu, max_lo, offset));
+            max_hi = fmaxf(max_hi, __shfl_xor_sync(0xffffffffu, max_hi, offset));
+        }
+        const float new_lo = fmaxf(m_lo, max_lo), new_hi = fmaxf(m_hi, max_hi);
+        // A row that has seen no key yet keeps weight 0 (and no NaN from -inf - -inf).
+        const float alpha_lo = new_lo == NEG_INF ? 1.0f : exp2f(m_lo - new_lo);
+        const float alpha_hi = new_hi == NEG_INF ? 1.0f : exp2f(m_hi - new_hi);
+        m_lo = new_lo;
+        m_hi = new_hi;
+        float sum_lo = 0.0f, sum_hi = 0.0f;
+#pragma unroll
+        for (int n = 0; n < MMA_BC / 8; ++n) {
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                s[n][e] = new_lo == NEG_INF ? 0.0f : exp2f(s[n][e] - new_lo);
+                s[n][2 + e] = new_hi == NEG_INF ? 0.0f : exp2f(s[n][2 + e] - new_hi);
+                sum_lo += s[n][e];
+                sum_hi += s[n][2 + e];
+            }
+        }
+        l_lo = l_lo * alpha_lo + sum_lo;
+        l_hi = l_hi * alpha_hi + sum_hi;
+#pragma unroll
+        for (int n = 0; n < D / 8; ++n) {
+            o[n][0] *= alpha_lo;
+            o[n][1] *= alpha_lo;
+            o[n][2] *= alpha_hi;
+            o[n][3] *= alpha_hi;
+        }
+        // o += p · v, 16 keys a step: the score tiles 2j and 2j + 1 are, as they lie in the
+        // lanes, the left operand's fragment; v's comes transposed from shared memory.
+#pragma unroll
+        for (int j = 0; j < MMA_BC / 16; ++j) {
+            const unsigned int a[4] = {pack_pair<DT>(s[2 * j][0], s[2 * j][1]), pack_pair<DT>(s[2 * j][2], s[2 * j][3]),
+                                       pack_pair<DT>(s[2 * j + 1][0], s[2 * j + 1][1]),
+                                       pack_pair<DT>(s[2 * j + 1][2], s[2 * j + 1][3])};
+            const unsigned short* v_rows = vb + (16 * j + (lane & 15)) * LD + (lane >> 4) * 8;
+#pragma unroll
+            for (int n2 = 0; n2 < D / 16; ++n2) {
+                unsigned int r[4];
+                load_matrix_x4_trans(v_rows + n2 * 16, r);
+                mma_16816<DT>(o[2 * n2], a, r[0], r[1]);
+                mma_16816<DT>(o[2 * n2 + 1], a, r[2], r[3]);
+            }
+        }
+        __syncthreads();  // every warp is done with the buffers the next load overwrites
+    }
+    copy_async_wait<0>();
+
+#pragma unroll
+    for (int offset = 1; offset < 4; offset <<= 1) {
+        l_lo += __shfl_xor_sync(0xffffffffu, l_lo, offset);
+        l_hi += __shfl_xor_sync(0xffffffffu, l_hi, offset);
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+        const i64 r = row0 + warp * 16 + group + 8 * half;
+        if (r >= g.rows) continue;
+        const i64 h = kv_head * g.group + r / g.q_len, i = r % g.q_len;
+        const i64 out_row = (b * g.q_heads + h) * g.q_len + i;
+        const float inv = 1.0f / (half ? l_hi : l_lo);
+#pragma unroll
+        for (int n = 0; n < D / 8; ++n) {
+            const i64 at = out_row * D + n * 8 + 2 * quad;
+            store_f(out, DT, at, o[n][2 * half] * inv);
+            store_f(out, DT, at + 1, o[n][2 * half + 1] * inv);
+        }
+    }
+}
+
+#define TL_ATTENTION_MMA(SUFFIX, DT, D)                                                          \
+    extern "C" __global__ void __launch_bounds__(MMA_WARPS * 32) tl_attention_mma_##SUFFIX##_##D( \
+        AttentionGeometry g, const void* q, const void* k, const void* v, void* out) {            \
+        attention_mma<DT, D>(g, q, k, v, out);                                                    \
+    }
+
+TL_ATTENTION_MMA(f16, TL_F16, 64)
+TL_ATTENTION_MMA(f16, TL_F16, 128)
+TL_ATTENTION_MMA(bf16, TL_BF16, 64)
+TL_ATTENTION_MMA(bf16, TL_BF16, 128)
 
 // Merges the splits of each output element in split order: weights exp(m_s − max_s m_s).
 extern "C" __global__ void tl_attention_combine(const float* part_o, const float* part_ml, void* out,

@@ -44,6 +44,12 @@ const NORM_VEC_KEPT: usize = 4;
 const MAX_DECODE_QUERIES: usize = 4;
 const DECODE_THREADS: u32 = 256;
 
+/// Rows (query head, query) of a tensor-core attention block (`MMA_BR`), its threads, and
+/// the fewest rows a (batch, kv head) needs for it to run instead of the CUDA-core kernels.
+const MMA_ROWS: usize = 64;
+const MMA_THREADS: u32 = 128;
+const MMA_MIN_ROWS: usize = 64;
+
 /// Dynamic shared memory a kernel may use without opting in.
 const DEFAULT_SHARED_BYTES: usize = 48 * 1024;
 
@@ -697,6 +703,29 @@ fn attention(
         );
         return launch_dependent!(backend, f, config, &geometry, &qp, &kp, &vp, &y);
     }
+    let (qp, kp, vp, y) = (
+        base_address(q)?,
+        base_address(k)?,
+        base_address(v)?,
+        dense_address(output)?,
+    );
+    if let Some(name) = mma_kernel(q, k, v, rows) {
+        let row_tiles = rows.div_ceil(MMA_ROWS);
+        let geometry = AttentionGeometry {
+            row_tiles: row_tiles as i64,
+            split_len: kv_len as i64,
+            ..attention_geometry(q, k, v, positions, causal, scale)?
+        };
+        // q's tile and two buffers each of K and V (`attention_mma` in kernels/nn.cu).
+        let shared_bytes = 5 * MMA_ROWS * (head_dim + 8) * 2;
+        let f = function_with_shared(backend, name, shared_bytes)?;
+        let config = LaunchConfig {
+            grid_dim: ((batch * kv_heads * row_tiles) as u32, 1, 1),
+            block_dim: (MMA_THREADS, 1, 1),
+            shared_mem_bytes: shared_bytes as u32,
+        };
+        return launch!(backend, f, config, &geometry, &qp, &kp, &vp, &y);
+    }
     // Few rows (decoding): the narrow kernel spreads them over all four warps.
     let narrow = rows <= ATTENTION_NARROW_ROWS;
     let block_rows = if narrow {
@@ -755,26 +784,12 @@ fn attention(
         (true, 65..=128) => "tl_attention_narrow_4",
         (true, _) => "tl_attention_narrow_8",
     };
-    let f = backend.function(FILE, name)?;
-    if shared_bytes > DEFAULT_SHARED_BYTES {
-        backend.context.bind_to_thread().map_err(driver_error)?;
-        f.set_attribute(
-            CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-            shared_bytes as i32,
-        )
-        .map_err(driver_error)?;
-    }
+    let f = function_with_shared(backend, name, shared_bytes)?;
     let config = LaunchConfig {
         grid_dim: (blocks as u32, splits as u32, 1),
         block_dim: (ATTENTION_THREADS, 1, 1),
         shared_mem_bytes: shared_bytes as u32,
     };
-    let (qp, kp, vp, y) = (
-        base_address(q)?,
-        base_address(k)?,
-        base_address(v)?,
-        dense_address(output)?,
-    );
     if splits == 1 {
         // The partial buffers are never touched with one split.
         let none = 0u64;
@@ -803,6 +818,46 @@ fn attention(
         &value_dim,
         &splits
     )
+}
+
+/// The tensor-core attention kernel for f16/bf16 with `head_dim == value_dim` of 64 or 128,
+/// rows of q, k and v that are dense 16-byte vectors and enough rows a (batch, kv head) to
+/// fill its tiles; `None` where the CUDA-core kernels must run.
+fn mma_kernel(q: &Tensor, k: &Tensor, v: &Tensor, rows: usize) -> Option<&'static str> {
+    let (head_dim, value_dim) = (q.shape()[3], v.shape()[3]);
+    if rows < MMA_MIN_ROWS
+        || head_dim != value_dim
+        || vector_rows(q) == 0
+        || vector_rows(k) == 0
+        || vector_rows(v) == 0
+    {
+        return None;
+    }
+    Some(match (q.dtype(), head_dim) {
+        (DType::F16, 64) => "tl_attention_mma_f16_64",
+        (DType::F16, 128) => "tl_attention_mma_f16_128",
+        (DType::BF16, 64) => "tl_attention_mma_bf16_64",
+        (DType::BF16, 128) => "tl_attention_mma_bf16_128",
+        _ => return None,
+    })
+}
+
+/// Kernel `name` of nn.cu, allowed `shared_bytes` of dynamic shared memory.
+fn function_with_shared(
+    backend: &CudaBackend,
+    name: &'static str,
+    shared_bytes: usize,
+) -> Result<cudarc::driver::CudaFunction> {
+    let f = backend.function(FILE, name)?;
+    if shared_bytes > DEFAULT_SHARED_BYTES {
+        backend.context.bind_to_thread().map_err(driver_error)?;
+        f.set_attribute(
+            CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            shared_bytes as i32,
+        )
+        .map_err(driver_error)?;
+    }
+    Ok(f)
 }
 
 fn driver_error(e: impl std::fmt::Display) -> TensorError {

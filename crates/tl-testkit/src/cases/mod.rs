@@ -30,5 +30,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(movement::tiled_copy_cases());
     cases.extend(nn::decode_attention_cases());
     cases.extend(linear::cases());
+    cases.extend(nn::prefill_attention_cases());
     cases
 }

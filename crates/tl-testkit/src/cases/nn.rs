@@ -350,3 +350,48 @@ pub fn decode_attention_cases() -> Vec<Case> {
     }
     cases
 }
+
+/// Prefill shapes (the GPU's tensor-core kernel for f16/bf16): row tiles that cross query
+/// heads, GQA, q stored `[b, s, h, d]`, and a prefill step after cached tokens at given
+/// positions in a cache stored `[len, kv_heads, dim]` with head_dim 128.
+pub fn prefill_attention_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for dtype in DType::FLOATS {
+        let tol = tolerance_for(dtype);
+        let q = |shape: &[usize]| uniform(shape, dtype, -3.0, 3.0);
+        let kv = |shape: &[usize]| Input::uniform(shape, dtype);
+        let op = |causal: bool, head_dim: usize| Op::Attention {
+            causal,
+            scale: 1.0 / (head_dim as f64).sqrt(),
+        };
+        for causal in [false, true] {
+            cases.push(Case::new(
+                op(causal, 64),
+                vec![q(&[1, 4, 80, 64]), kv(&[1, 2, 80, 64]), kv(&[1, 2, 80, 64])],
+                tol,
+            ));
+            cases.push(Case::new(
+                op(causal, 64),
+                vec![
+                    q(&[1, 6, 40, 64]).with_view(View::Permuted(vec![0, 2, 1, 3])),
+                    kv(&[1, 2, 100, 64]),
+                    kv(&[1, 2, 100, 64]),
+                ],
+                tol,
+            ));
+        }
+        let cache = || kv(&[1, 2, 300, 128]).with_view(View::Permuted(vec![0, 2, 1, 3]));
+        let positions: Vec<f64> = (100..170).map(f64::from).collect();
+        cases.push(Case::new(
+            op(true, 128),
+            vec![
+                q(&[1, 4, 70, 128]),
+                cache(),
+                cache(),
+                Input::values(&[positions.len()], DType::I32, &positions),
+            ],
+            tol,
+        ));
+    }
+    cases
+}
