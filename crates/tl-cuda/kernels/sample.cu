@@ -28,8 +28,10 @@
 //     dropped element adds nothing; rounded addition is monotone), which the binary searches
 //     need. The sums are the CPU's up to their order of addition, so a decision can differ
 //     from the CPU's only when a running sum lands within rounding of top_p or of the target.
-//     Each search pass reads the row again (L2-resident); exp is evaluated only for the
-//     elements a pass counts. A search takes about 32 + log2(vocab) passes.
+//     Each search pass reads the row again: from shared memory when the host gives the
+//     kernel vocab floats of it (`cached`, for temperature > 0: the ~150 passes of a draw
+//     then cost no memory latency), else from L2; exp is evaluated only for the elements a
+//     pass counts. A search takes about 32 + log2(vocab) passes.
 //   tl_repetition_penalty: PENALTY_THREADS (256) threads a block, one block per row, rows
 //     grid-strided. The block copies the row to the output, then thread i takes tokens i,
 //     i + 256, ...; a token is penalised by the thread holding its first occurrence in the
@@ -89,10 +91,31 @@ struct LogitRow {
     i64 base;  // offset of the row's first logit
     i64 step;  // column stride
     i64 vocab;
+    const float* cached;  // the row widened to f32 in shared memory, or null
 };
 
 __device__ __forceinline__ float row_logit(const LogitRow& r, i64 j) {
-    return load_f(r.x, r.dt, r.base + j * r.step);
+    return r.cached ? r.cached[j] : load_f(r.x, r.dt, r.base + j * r.step);
+}
+
+// Copies the row into shared memory as f32 (the values row_logit gives), SAMPLE_BATCH loads
+// of a thread in flight together.
+#define SAMPLE_BATCH 8
+
+__device__ __forceinline__ void cache_row(const LogitRow& r, float* cache) {
+    for (i64 j0 = threadIdx.x; j0 < r.vocab; j0 += SAMPLE_BATCH * (i64)blockDim.x) {
+        float v[SAMPLE_BATCH];
+#pragma unroll
+        for (int u = 0; u < SAMPLE_BATCH; ++u) {
+            const i64 j = j0 + u * (i64)blockDim.x;
+            v[u] = j < r.vocab ? load_f(r.x, r.dt, r.base + j * r.step) : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < SAMPLE_BATCH; ++u) {
+            const i64 j = j0 + u * (i64)blockDim.x;
+            if (j < r.vocab) cache[j] = v[u];
+        }
+    }
 }
 
 // w / total with w = exp((logit - top) / T), as cpu/sample.rs computes it (total 1: w).
@@ -148,11 +171,18 @@ __device__ i64 largest_threshold(int search, const LogitRow& r, i64 lo, i64 hi, 
 extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
 tl_sample(const void* x, int dt, i64 x_offset, i64 x_row_stride, i64 x_col_stride, const float* uniform,
           i64 u_offset, i64 u_stride, i64* y, i64 rows, i64 vocab, double temperature, i64 top_k,
-          double top_p, double min_p) {
+          double top_p, double min_p, int cached) {
     __shared__ i64 iscratch[32];
     __shared__ double dscratch[32];
+    extern __shared__ float row_cache[];
     for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
-        LogitRow r = {x, dt, x_offset + row * x_row_stride, x_col_stride, vocab};
+        LogitRow r = {x, dt, x_offset + row * x_row_stride, x_col_stride, vocab, nullptr};
+        if (cached) {
+            __syncthreads();  // the previous row's passes are done with the cache
+            cache_row(r, row_cache);
+            __syncthreads();
+            r.cached = row_cache;
+        }
         i64 best = -1;
         for (i64 j = threadIdx.x; j < vocab; j += blockDim.x) {
             i64 k = candidate_key(row_logit(r, j), j, vocab);

@@ -21,6 +21,8 @@ pub struct CudaBackend {
     pub(crate) arch: String,
     /// Streaming multiprocessors, to size grid-stride launches.
     pub(crate) sm_count: u32,
+    /// The most dynamic shared memory a block may opt in to.
+    pub(crate) max_shared_bytes: usize,
     /// Whether kernels that wait for their predecessor in-kernel are launched with
     /// programmatic stream serialization (sm_90 and later, unless `TL_CUDA_PDL=0`).
     pub(crate) programmatic_launch: bool,
@@ -45,6 +47,9 @@ impl std::fmt::Debug for CudaBackend {
     }
 }
 
+/// Dynamic shared memory a kernel may use without opting in.
+const DEFAULT_SHARED_BYTES: usize = 48 * 1024;
+
 fn driver_error(e: impl std::fmt::Display) -> TensorError {
     CudaError::Driver(e.to_string()).into()
 }
@@ -68,6 +73,11 @@ impl CudaBackend {
         let sm_count = context
             .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?
             .max(1) as u32;
+        let max_shared_bytes = context
+            .attribute(
+                sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+            )?
+            .max(0) as usize;
         let blas = CudaBlas::new(stream.clone())?;
         let capture = Arc::new(CaptureState::default());
         let workspace =
@@ -91,6 +101,7 @@ impl CudaBackend {
             blas,
             arch: format!("sm_{major}{minor}"),
             sm_count,
+            max_shared_bytes,
             programmatic_launch: major >= 9
                 && std::env::var_os("TL_CUDA_PDL").is_none_or(|v| v != "0"),
             name,
@@ -181,6 +192,26 @@ impl CudaBackend {
             .expect("kernel table")
             .insert(name, function.clone());
         Ok(function)
+    }
+
+    /// Kernel `name` of `file`, allowed `shared_bytes` of dynamic shared memory (raising its
+    /// limit when that is above the 48 KiB a kernel gets without opting in).
+    pub(crate) fn function_with_shared(
+        &self,
+        file: &'static str,
+        name: &'static str,
+        shared_bytes: usize,
+    ) -> Result<CudaFunction> {
+        let f = self.function(file, name)?;
+        if shared_bytes > DEFAULT_SHARED_BYTES {
+            self.context.bind_to_thread().map_err(driver_error)?;
+            f.set_attribute(
+                sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                shared_bytes as i32,
+            )
+            .map_err(driver_error)?;
+        }
+        Ok(f)
     }
 
     fn buffer<'a>(&self, buffer: &'a Buffer) -> Result<&'a CudaBuffer> {

@@ -2,7 +2,6 @@
 //! swiglu and attention: flash attention (split over the keys when there are few query
 //! tiles) and a one-block-per-query kernel for decoding.
 
-use cudarc::driver::sys::CUfunction_attribute;
 use cudarc::driver::{DeviceRepr, LaunchConfig};
 use tl_tensor::{DType, Layout, Op, Result, RopeStyle, Tensor, TensorError};
 
@@ -49,9 +48,6 @@ const DECODE_THREADS: u32 = 256;
 const MMA_ROWS: usize = 64;
 const MMA_THREADS: u32 = 128;
 const MMA_MIN_ROWS: usize = 64;
-
-/// Dynamic shared memory a kernel may use without opting in.
-const DEFAULT_SHARED_BYTES: usize = 48 * 1024;
 
 pub(crate) fn run(
     backend: &CudaBackend,
@@ -718,7 +714,7 @@ fn attention(
         };
         // q's tile and two buffers each of K and V (`attention_mma` in kernels/nn.cu).
         let shared_bytes = 5 * MMA_ROWS * (head_dim + 8) * 2;
-        let f = function_with_shared(backend, name, shared_bytes)?;
+        let f = backend.function_with_shared(FILE, name, shared_bytes)?;
         let config = LaunchConfig {
             grid_dim: ((batch * kv_heads * row_tiles) as u32, 1, 1),
             block_dim: (MMA_THREADS, 1, 1),
@@ -784,7 +780,7 @@ fn attention(
         (true, 65..=128) => "tl_attention_narrow_4",
         (true, _) => "tl_attention_narrow_8",
     };
-    let f = function_with_shared(backend, name, shared_bytes)?;
+    let f = backend.function_with_shared(FILE, name, shared_bytes)?;
     let config = LaunchConfig {
         grid_dim: (blocks as u32, splits as u32, 1),
         block_dim: (ATTENTION_THREADS, 1, 1),
@@ -840,31 +836,6 @@ fn mma_kernel(q: &Tensor, k: &Tensor, v: &Tensor, rows: usize) -> Option<&'stati
         (DType::BF16, 128) => "tl_attention_mma_bf16_128",
         _ => return None,
     })
-}
-
-/// Kernel `name` of nn.cu, allowed `shared_bytes` of dynamic shared memory.
-fn function_with_shared(
-    backend: &CudaBackend,
-    name: &'static str,
-    shared_bytes: usize,
-) -> Result<cudarc::driver::CudaFunction> {
-    let f = backend.function(FILE, name)?;
-    if shared_bytes > DEFAULT_SHARED_BYTES {
-        backend.context.bind_to_thread().map_err(driver_error)?;
-        f.set_attribute(
-            CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-            shared_bytes as i32,
-        )
-        .map_err(driver_error)?;
-    }
-    Ok(f)
-}
-
-fn driver_error(e: impl std::fmt::Display) -> TensorError {
-    TensorError::Backend {
-        backend: "cuda".into(),
-        detail: format!("attention launch setup failed: {e}"),
-    }
 }
 
 /// Stream-ordered scratch of `bytes` bytes, freed in stream order when dropped (after the

@@ -58,8 +58,17 @@ pub(crate) fn run(
             // 0 and anything >= vocab keep every token (the kernel's convention).
             let top_k = if *top_k >= vocab { 0 } else { *top_k as i64 };
             let (temperature, top_p, min_p) = (*temperature, *top_p, *min_p);
-            let config = row_blocks(backend, rows, SAMPLE_THREADS);
-            let f = backend.function(FILE, "tl_sample")?;
+            // A draw passes over the row about 150 times: from shared memory when it fits.
+            let row_bytes = vocab * std::mem::size_of::<f32>();
+            // (The kernel's own reduction scratch takes the last KiB.)
+            let cached = temperature > 0.0 && row_bytes + 1024 <= backend.max_shared_bytes;
+            let shared_bytes = if cached { row_bytes } else { 0 };
+            let config = LaunchConfig {
+                shared_mem_bytes: shared_bytes as u32,
+                ..row_blocks(backend, rows, SAMPLE_THREADS)
+            };
+            let f = backend.function_with_shared(FILE, "tl_sample", shared_bytes)?;
+            let cached = i32::from(cached);
             launch!(
                 backend,
                 f,
@@ -78,7 +87,8 @@ pub(crate) fn run(
                 &temperature,
                 &top_k,
                 &top_p,
-                &min_p
+                &min_p,
+                &cached
             )
         }
         Op::RepetitionPenalty { penalty } => {
