@@ -224,15 +224,25 @@ fn swiglu_cases(cases: &mut Vec<Case>, dtype: DType) {
     push(x(&[0, 3]), x(&[0, 3]));
 }
 
-fn attention_cases(cases: &mut Vec<Case>, dtype: DType) {
-    let tol = tolerance_for(dtype);
-    // A wider query range makes the softmax rows peaked as well as flat.
-    let q = |shape: &[usize]| uniform(shape, dtype, -3.0, 3.0);
-    let kv = |shape: &[usize]| Input::uniform(shape, dtype);
-    let op = |causal: bool, head_dim: usize| Op::Attention {
+/// `Attention` with the usual 1/√head_dim scale.
+fn attention_op(causal: bool, head_dim: usize) -> Op {
+    Op::Attention {
         causal,
         scale: 1.0 / (head_dim as f64).sqrt(),
-    };
+    }
+}
+
+/// Queries over a wider range than keys and values, so that the softmax rows are peaked as
+/// well as flat.
+fn attention_query(shape: &[usize], dtype: DType) -> Input {
+    uniform(shape, dtype, -3.0, 3.0)
+}
+
+fn attention_cases(cases: &mut Vec<Case>, dtype: DType) {
+    let tol = tolerance_for(dtype);
+    let q = |shape: &[usize]| attention_query(shape, dtype);
+    let kv = |shape: &[usize]| Input::uniform(shape, dtype);
+    let op = attention_op;
     for causal in [false, true] {
         let mut push = |d: usize, q: Input, k: Input, v: Input| {
             cases.push(Case::new(op(causal, d), vec![q, k, v], tol));
@@ -358,12 +368,9 @@ pub fn prefill_attention_cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for dtype in DType::FLOATS {
         let tol = tolerance_for(dtype);
-        let q = |shape: &[usize]| uniform(shape, dtype, -3.0, 3.0);
+        let q = |shape: &[usize]| attention_query(shape, dtype);
         let kv = |shape: &[usize]| Input::uniform(shape, dtype);
-        let op = |causal: bool, head_dim: usize| Op::Attention {
-            causal,
-            scale: 1.0 / (head_dim as f64).sqrt(),
-        };
+        let op = attention_op;
         for causal in [false, true] {
             cases.push(Case::new(
                 op(causal, 64),
