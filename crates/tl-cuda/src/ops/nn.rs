@@ -1,6 +1,7 @@
 //! Launchers: softmax / log_softmax (any axis), rms_norm, add_rms_norm, layer_norm, rope,
-//! swiglu and attention: flash attention (split over the keys when there are few query
-//! tiles) and a one-block-per-query kernel for decoding.
+//! swiglu and attention: flash attention on the tensor cores for many f16/bf16 rows
+//! (prefill), on CUDA cores otherwise (split over the keys when there are few query tiles),
+//! and a one-block-per-query kernel for decoding.
 
 use cudarc::driver::{DeviceRepr, LaunchConfig};
 use tl_tensor::{DType, Layout, Op, Result, RopeStyle, Tensor, TensorError};
