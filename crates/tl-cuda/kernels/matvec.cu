@@ -14,9 +14,9 @@
 //   tl_linear_<dtype>[_gated]: `Linear` of one activation row (linear_input.cuh). The same
 //     geometry and weight stream as tl_matvec_*_r1; after the wait each block computes the
 //     normalised input into shared memory (dynamic: the rows linear_input reads, the input
-//     written over the first) and the warps read it from there. Gated: a warp streams row j of w and of w_up together and stores
-//     silu(gate)·up. Registers are bounded so that three blocks (two gated) share a
-//     multiprocessor: qkv's rows then fit in one wave.
+//     written over the first) and the warps read it from there. Gated: a warp streams row j
+//     of w and of w_up together and stores silu(gate)·up. Registers are bounded so that
+//     three blocks (two gated) share a multiprocessor: qkv's rows then fit in one wave.
 
 #define MV_WARPS 8
 #define MV_UNROLL 8

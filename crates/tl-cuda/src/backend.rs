@@ -48,7 +48,7 @@ impl std::fmt::Debug for CudaBackend {
 }
 
 /// Dynamic shared memory a kernel may use without opting in.
-const DEFAULT_SHARED_BYTES: usize = 48 * 1024;
+pub(crate) const DEFAULT_SHARED_BYTES: usize = 48 * 1024;
 
 fn driver_error(e: impl std::fmt::Display) -> TensorError {
     CudaError::Driver(e.to_string()).into()

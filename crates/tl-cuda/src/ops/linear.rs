@@ -8,12 +8,10 @@
 use cudarc::driver::LaunchConfig;
 use tl_tensor::{linear_composed, DType, LinearNorm, Op, Result, Tensor};
 
-use crate::backend::CudaBackend;
+use crate::backend::{CudaBackend, DEFAULT_SHARED_BYTES};
 use crate::launch::{base_address, dense_address, dtype_code};
 use crate::ops::quant::{linear_matvec, QmvWeightsArg};
 
-/// Shared memory a block may use without opting in.
-const SHARED_LIMIT: usize = 48 * 1024;
 /// Warps (weight rows) per `tl_linear_*` block: `MV_WARPS` in kernels/matvec.cu.
 const WARPS: usize = 8;
 /// Elements a thread of the input's computation takes together: `LI_CHUNK` in
@@ -133,7 +131,7 @@ fn fused(
     };
     let y_address = dense_address(y)?;
     if w.dtype().is_quantized() {
-        if input.scratch_bytes() > SHARED_LIMIT {
+        if input.scratch_bytes() > DEFAULT_SHARED_BYTES {
             return Ok(false);
         }
         let up = gated.then(|| weights[1]);
@@ -178,7 +176,7 @@ fn float_weights(
         addresses.push(address);
     }
     let shared_bytes = input.scratch_bytes();
-    if !k.is_multiple_of(per_vector) || shared_bytes > SHARED_LIMIT {
+    if !k.is_multiple_of(per_vector) || shared_bytes > DEFAULT_SHARED_BYTES {
         return Ok(false);
     }
     let name = match (dtype, gated) {
