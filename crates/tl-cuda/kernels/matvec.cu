@@ -7,7 +7,8 @@
 //     flight per lane (the tail predicated, not looped), past L1 (the weights are read
 //     once); x rows come through the caches.
 //     Launched as dependent kernels: the first weights load before waiting for x's writer
-//     (unless that kernel wrote the weights: `prefetch` 0).
+//     (unless that kernel wrote the weights: `prefetch` 0), and the rest of the row is
+//     prefetched into L2 meanwhile (always: L2 is coherent).
 //     k is a multiple of the vector (4 f32, 8 f16/bf16); w, x and the x row stride are
 //     16-byte aligned; y is dense [R, n] in the dtype of x and w. The lane sums are added
 //     in a fixed butterfly, so results are the same run to run.
@@ -69,6 +70,16 @@ __device__ __forceinline__ void load_batch(const uint4* row, i64 v0, i64 vecs, b
     }
 }
 
+// Pulls bytes [from, to) of a weight row into L2, a 128-byte line per lane at a time: the
+// row's later batches then come from L2 after the wait, while this launch's first batch and
+// the kernel before it still run. Only warms the coherent L2, so it is safe whoever writes.
+__device__ __forceinline__ void prefetch_rest(const uint4* row, i64 from, i64 to, int lane) {
+    const unsigned char* p = (const unsigned char*)row;
+    for (i64 at = from + 128 * (i64)lane; at < to; at += 32 * 128) {
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(p + at));
+    }
+}
+
 template <int R, int DT>
 __device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uint4* w, void* y,
                                        i64 vecs, i64 n, int prefetch) {
@@ -80,6 +91,7 @@ __device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uin
     // in flight before waiting for it.
     uint4 wv[MV_UNROLL];
     load_batch<R, DT>(row, lane, vecs, active && prefetch, wv);
+    if (active) prefetch_rest(row, 16 * 32 * MV_UNROLL, 16 * vecs, lane);
     tl_wait_for_predecessor();
     tl_allow_successor();
     if (!active) return;
@@ -140,6 +152,10 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
     uint4 wv[UNROLL], uv[UNROLL];
     load_batch<1, DT, UNROLL>(row, lane, vecs, active && prefetch, wv);
     if (GATED) load_batch<1, DT, UNROLL>(row_up, lane, vecs, active && prefetch, uv);
+    if (active) {
+        prefetch_rest(row, 16 * 32 * UNROLL, 16 * vecs, lane);
+        if (GATED) prefetch_rest(row_up, 16 * 32 * UNROLL, 16 * vecs, lane);
+    }
     tl_wait_for_predecessor();
     tl_allow_successor();
     linear_input<DT>(in, (unsigned char*)h, [&](i64 c, const float* f, bool valid) {
