@@ -721,20 +721,43 @@ TL_ATTENTION(8)
 #define DEC_WARPS 8
 
 // The step's own key and value for RopeAttention (tl_rope_attention_decode_*): dense rows
-// [kv_heads, dim] of k (not yet rotated) and v, and the rotation.
+// [kv_heads, dim] of k (not yet rotated) and v, and the rotation. `early`: no kernel that
+// may still run writes the positions or the caches, so they are read before the wait.
 struct RopeStep {
     const void* k_new;
     const void* v_new;
     int interleaved;
+    int early;
     double base;
     double position_scale;
 };
+
+// Loads a warp's chunk of 32 keys starting at t0: lane = key for K (VPR vectors of its row);
+// for V, 32 / VPR keys of VPR lanes each, a lane one vector of columns. Keys at or past
+// `end` and the step's own row `own` (which comes from shared memory) read as zero.
+template <int VPR>
+__device__ __forceinline__ void load_key_chunk(const uint4* k_head, i64 k_step, const uint4* v_head, i64 v_step,
+                                               i64 t0, i64 end, i64 own, int lane, uint4* kr, uint4* vr) {
+    constexpr int KP = 32 / VPR;
+    const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
+    const i64 key = t0 + lane;
+    const int sub = lane / VPR, part = lane % VPR;
+#pragma unroll
+    for (int u = 0; u < VPR; ++u) kr[u] = key >= end || key == own ? zero : __ldg(k_head + key * k_step + u);
+#pragma unroll
+    for (int u = 0; u < VPR; ++u) {
+        const i64 vk = t0 + u * KP + sub;
+        vr[u] = vk >= end || vk == own ? zero : __ldg(v_head + vk * v_step + part);
+    }
+}
 
 // With ROPE, the block also rotates its query and its kv head's new key by the query's
 // position p (angles as tl_rope), keeps that key and value in shared memory for key p, and
 // the first query head of each kv head writes them into the caches at row p (k, v then
 // point to the caches; one query, q_len 1). Other blocks read only rows below p from the
-// caches, so no block reads a row another writes.
+// caches, so no block reads a row another writes. With `early`, the position, the angles
+// and each warp's first chunk of cached keys are loaded before the wait, leaving one memory
+// round trip (q and the step's k and v) between the wait and the scores.
 template <int DT, int VPR, bool ROPE>
 __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, const void* q,
                                                  const uint4* k, const uint4* v, void* out,
@@ -742,50 +765,68 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
     constexpr int VEC = DT == TL_F32 ? 4 : 8;  // elements per 16-byte vector
     constexpr int D = VPR * VEC;
     constexpr int KP = 32 / VPR;  // keys per pass of the p · V product
+    const bool early = ROPE && r.early;
     // Before the wait: the rotation's frequencies depend on no tensor.
     const double frequency =
         ROPE && threadIdx.x < D / 2 ? exp2(log2(r.base) * (-2.0 * (double)threadIdx.x / (double)D)) : 0.0;
-    tl_wait_for_predecessor();
-    tl_allow_successor();
+    if (!early) {
+        tl_wait_for_predecessor();
+        tl_allow_successor();
+    }
     __shared__ float qs[D];
     __shared__ float warp_m[DEC_WARPS], warp_l[DEC_WARPS];
     __shared__ float warp_o[DEC_WARPS][D];
     __shared__ uint4 new_k[ROPE ? VPR : 1], new_v[ROPE ? VPR : 1];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int t = threadIdx.x;
     const i64 out_row = blockIdx.x;
     const i64 i = out_row % g.q_len, bh = out_row / g.q_len;
     const i64 h = bh % g.q_heads, b = bh / g.q_heads;
     const i64 kv_head = h / g.group;
     const i64 q_base = g.q_offset + b * g.q_strides[0] + h * g.q_strides[1] + i * g.q_strides[2];
-    // The position's load is issued before the query's, so their latencies overlap.
-    const i64 end = visible_end(g, i);
     const uint4* k_head = k + (g.k_offset + b * g.k_strides[0] + kv_head * g.k_strides[1]) / VEC;
     const uint4* v_head = v + (g.v_offset + b * g.v_strides[0] + kv_head * g.v_strides[1]) / VEC;
     const i64 k_step = g.k_strides[2] / VEC, v_step = g.v_strides[2] / VEC;
-    i64 own = -1;
+    const int first = ROPE && r.interleaved ? 2 * t : t, second = ROPE && r.interleaved ? 2 * t + 1 : t + D / 2;
+    i64 own = -1, end;
+    float sn = 0.0f, cs = 1.0f;
     if (ROPE) {
         const i64 p = load_i(g.pos, g.pos_dt, g.pos_offset + i * g.pos_stride);
         // The step's row: its position, when inside the cache (the CPU reports one outside;
         // a kernel cannot, so it writes nothing then, as IndexCopy's kernel).
         own = p >= 0 && p < g.kv_len ? p : -1;
-        const int t = threadIdx.x;
+        end = imin(imax(p, 0) + 1, g.kv_len);
         if (t < D / 2) {
             double angle = (double)p * r.position_scale * frequency;
             angle -= rint(angle / 6.283185307179586) * 6.283185307179586;
-            float sn, cs;
             sincosf((float)angle, &sn, &cs);
-            const int first = r.interleaved ? 2 * t : t, second = r.interleaved ? 2 * t + 1 : t + D / 2;
+        }
+    } else {
+        end = visible_end(g, i);
+    }
+    uint4 kr[VPR], vr[VPR];
+    load_key_chunk<VPR>(k_head, k_step, v_head, v_step, (i64)warp * 32, end, own, lane, kr, vr);
+    if (early) {
+        tl_wait_for_predecessor();
+        tl_allow_successor();
+    }
+    if (ROPE) {
+        if (t < D / 2) {
+            const i64 k_base = kv_head * D;
+            // One batch of loads: the query's pair, the new key's and the new value's.
             const float a = load_f(q, g.dt, q_base + first * g.q_strides[3]);
             const float bq = load_f(q, g.dt, q_base + second * g.q_strides[3]);
-            qs[first] = round_to(DT, a * cs - bq * sn) * g.scale;
-            qs[second] = round_to(DT, a * sn + bq * cs) * g.scale;
-            const i64 k_base = kv_head * D;
             const float ka = load_f(r.k_new, g.dt, k_base + first);
             const float kb = load_f(r.k_new, g.dt, k_base + second);
+            const float va = load_f(r.v_new, g.dt, k_base + first);
+            const float vb = load_f(r.v_new, g.dt, k_base + second);
+            qs[first] = round_to(DT, a * cs - bq * sn) * g.scale;
+            qs[second] = round_to(DT, a * sn + bq * cs) * g.scale;
             store_f(new_k, g.dt, first, ka * cs - kb * sn);
             store_f(new_k, g.dt, second, ka * sn + kb * cs);
+            store_f(new_v, g.dt, first, va);
+            store_f(new_v, g.dt, second, vb);
         }
-        for (int c = t; c < D; c += blockDim.x) store_f(new_v, g.dt, c, load_f(r.v_new, g.dt, kv_head * D + c));
         __syncthreads();
         // The first query head of the group writes the row (whole 16-byte vectors).
         if (h % g.group == 0 && own >= 0 && t < VPR) {
@@ -793,12 +834,10 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
             ((uint4*)v_head)[own * v_step + t] = new_v[t];
         }
     } else {
-        for (int c = threadIdx.x; c < D; c += blockDim.x)
-            qs[c] = load_f(q, g.dt, q_base + c * g.q_strides[3]) * g.scale;
+        for (int c = t; c < D; c += blockDim.x) qs[c] = load_f(q, g.dt, q_base + c * g.q_strides[3]) * g.scale;
         __syncthreads();
     }
     const int sub = lane / VPR, part = lane % VPR;
-    const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
     float m = NEG_INF, l = 0.0f, o[VEC];
 #pragma unroll
     for (int e = 0; e < VEC; ++e) o[e] = 0.0f;
@@ -806,15 +845,15 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
         // Every load of the chunk is issued before any is used: one memory latency a chunk.
         // The step's own row comes from shared memory; no block reads a row written in this
         // kernel from the caches, so they may take the read-only path.
+        if (t0 != (i64)warp * 32) load_key_chunk<VPR>(k_head, k_step, v_head, v_step, t0, end, own, lane, kr, vr);
         const i64 key = t0 + lane;
-        uint4 kr[VPR], vr[VPR];
+        if (ROPE && key == own) {
 #pragma unroll
-        for (int u = 0; u < VPR; ++u)
-            kr[u] = key >= end ? zero : key == own ? new_k[u] : __ldg(k_head + key * k_step + u);
+            for (int u = 0; u < VPR; ++u) kr[u] = new_k[u];
+        }
 #pragma unroll
         for (int u = 0; u < VPR; ++u) {
-            i64 vk = t0 + u * KP + sub;
-            vr[u] = vk >= end ? zero : vk == own ? new_v[part] : __ldg(v_head + vk * v_step + part);
+            if (ROPE && t0 + u * KP + sub == own) vr[u] = new_v[part];
         }
         float s = 0.0f;
 #pragma unroll
@@ -875,7 +914,7 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
 #define TL_ATTENTION_DECODE(SUFFIX, DT, VPR)                                                    \
     extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) tl_attention_decode_##SUFFIX##_##VPR( \
         AttentionGeometry g, const void* q, const uint4* k, const uint4* v, void* out) {         \
-        RopeStep none = {nullptr, nullptr, 0, 0.0, 0.0};                                         \
+        RopeStep none = {nullptr, nullptr, 0, 0, 0.0, 0.0};                                         \
         attention_decode<DT, VPR, false>(g, q, k, v, out, none);                                 \
     }                                                                                            \
     extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) tl_rope_attention_decode_##SUFFIX##_##VPR( \

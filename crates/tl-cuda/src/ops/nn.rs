@@ -437,6 +437,9 @@ struct RopeStep {
     k_new: u64,
     v_new: u64,
     interleaved: i32,
+    /// 1 when no kernel that may still run writes the positions or the caches: the kernel
+    /// reads them before it waits.
+    early: i32,
     base: f64,
     position_scale: f64,
 }
@@ -497,6 +500,11 @@ fn rope_attention(
         k_new: base_address(k)? + k.layout().offset() as u64 * element,
         v_new: base_address(v)? + v.layout().offset() as u64 * element,
         interleaved: i32::from(style == RopeStyle::Interleaved),
+        early: i32::from(
+            ![positions, outputs[1], outputs[2]]
+                .iter()
+                .any(|t| backend.may_be_written_in_flight(t)),
+        ),
         base,
         position_scale,
     };
