@@ -2,10 +2,12 @@
 // rows r of x (R <= 4) and a dense row-major float weight w [n, k], in f32 accumulation.
 //
 // Launch geometry and assumptions:
-//   tl_matvec_<dtype>_r<R>: MV_WARPS warps a block, one warp per weight row j (grid =
-//     ceil(n / MV_WARPS)); the warp's lanes stream the row as 16-byte vectors, eight loads in
-//     flight per lane (the tail predicated, not looped), past L1 (the weights are read
-//     once); x rows come through the caches.
+//   tl_matvec_<dtype>_r<R>: MV_WARPS warps a block, `split` consecutive warps (1, 2, 4 or
+//     8) per weight row j (grid = ceil(n · split / MV_WARPS)), each taking a share of the
+//     row in whole columns of 32 vectors; the warp's lanes stream its share as 16-byte
+//     vectors, eight loads in flight per lane (the tail predicated, not looped), past L1
+//     (the weights are read once); x rows come through the caches. The shares' sums meet in
+//     shared memory and are added in share order.
 //     Launched as dependent kernels: the first weights load before waiting for x's writer
 //     (unless that kernel wrote the weights: `prefetch` 0), and the rest of the row is
 //     prefetched into L2 meanwhile (always: L2 is coherent).
@@ -82,47 +84,67 @@ __device__ __forceinline__ void prefetch_rest(const uint4* row, i64 from, i64 to
 
 template <int R, int DT>
 __device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uint4* w, void* y,
-                                       i64 vecs, i64 n, int prefetch) {
-    const int lane = threadIdx.x & 31;
-    const i64 j = (i64)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+                                       i64 vecs, i64 n, int prefetch, int split) {
+    __shared__ float partial[R][MV_WARPS];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const i64 j = ((i64)blockIdx.x * MV_WARPS + warp) / split;
+    const int part = warp % split;
     const bool active = j < n;
+    // The warp's share of the row: whole columns of 32 vectors, so lanes stay aligned.
+    const i64 share = ((vecs + split - 1) / split + 31) / 32 * 32;
+    const i64 begin = part * share, end = active ? (begin + share < vecs ? begin + share : vecs) : begin;
     const uint4* row = w + j * vecs;
     // Unless the kernel before this one wrote the weights (`prefetch` 0), the first batch is
     // in flight before waiting for it.
     uint4 wv[MV_UNROLL];
-    load_batch<R, DT>(row, lane, vecs, active && prefetch, wv);
-    if (active) prefetch_rest(row, 16 * 32 * MV_UNROLL, 16 * vecs, lane);
+    load_batch<R, DT>(row, begin + lane, end, prefetch, wv);
+    prefetch_rest(row, 16 * (begin + 32 * MV_UNROLL), 16 * end, lane);
     tl_wait_for_predecessor();
     tl_allow_successor();
-    if (!active) return;
-    if (!prefetch) load_batch<R, DT>(row, lane, vecs, true, wv);
+    if (!prefetch) load_batch<R, DT>(row, begin + lane, end, true, wv);
     float acc[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) acc[r] = 0.0f;
     // The tail is predicated inside a batch, so its loads are in flight together; the
     // additions keep v's order. (A second batch in flight would double the registers, and
     // so halve the blocks an SM holds, for the long rows alone.)
-    for (i64 v0 = lane; v0 < vecs; v0 += 32 * MV_UNROLL) {
-        if (v0 != lane) load_batch<R, DT>(row, v0, vecs, true, wv);
+    for (i64 v0 = begin + lane; v0 < end; v0 += 32 * MV_UNROLL) {
+        if (v0 != begin + lane) load_batch<R, DT>(row, v0, end, true, wv);
 #pragma unroll
         for (int u = 0; u < MV_UNROLL; ++u) {
             const i64 v = v0 + 32 * u;
-            if (v >= vecs) break;
+            if (v >= end) break;
 #pragma unroll
             for (int r = 0; r < R; ++r) acc[r] += dot16<DT>(wv[u], x[r * x_row_vecs + v]);
         }
     }
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-        float total = mv_warp_sum(acc[r]);
-        if (lane == 0) store_f(y, DT, r * n + j, total);
+        const float total = mv_warp_sum(acc[r]);
+        if (split == 1) {
+            if (lane == 0 && active) store_f(y, DT, r * n + j, total);
+        } else if (lane == 0) {
+            partial[r][warp] = total;
+        }
+    }
+    if (split == 1) return;
+    // The row's warps are consecutive in the block; their shares are added in part order.
+    __syncthreads();
+    if (part == 0 && lane == 0 && active) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+            float total = 0.0f;
+            for (int s = 0; s < split; ++s) total += partial[r][warp + s];
+            store_f(y, DT, r * n + j, total);
+        }
     }
 }
 
 #define TL_MATVEC(SUFFIX, DT, R)                                                                 \
     extern "C" __global__ void __launch_bounds__(MV_WARPS * 32) tl_matvec_##SUFFIX##_r##R(     \
-        const uint4* x, i64 x_row_vecs, const uint4* w, void* y, i64 vecs, i64 n, int prefetch) { \
-        matvec<R, DT>(x, x_row_vecs, w, y, vecs, n, prefetch);                                   \
+        const uint4* x, i64 x_row_vecs, const uint4* w, void* y, i64 vecs, i64 n, int prefetch,   \
+        int split) {                                                                             \
+        matvec<R, DT>(x, x_row_vecs, w, y, vecs, n, prefetch, split);                            \
     }
 
 TL_MATVEC(f32, TL_F32, 1)
