@@ -20,6 +20,9 @@
 //     written over the first) and the warps read it from there. Gated: a warp streams row j
 //     of w and of w_up together and stores silu(gate)·up. Registers are bounded so that
 //     three blocks (two gated) share a multiprocessor: qkv's rows then fit in one wave.
+//   tl_linear_<dtype>[_gated]_many: the same for rows that would take many waves (an output
+//     head): a grid of the blocks the GPU holds at once, warp g of G taking rows g, g + G,
+//     ..., so a block computes the input once; the warp's next row is prefetched into L2.
 
 #define MV_WARPS 8
 #define MV_UNROLL 8
@@ -160,12 +163,16 @@ TL_MATVEC(bf16, TL_BF16, 2)
 TL_MATVEC(bf16, TL_BF16, 3)
 TL_MATVEC(bf16, TL_BF16, 4)
 
-template <int DT, bool GATED>
+// MANY: warp g of G takes rows g, g + G, ... (a grid of fewer than n / MV_WARPS blocks), so
+// that a block computes the input once for several rows; the warp's next row heads for L2
+// while one is summed.
+template <int DT, bool GATED, bool MANY>
 __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4* w, const uint4* w_up, void* y,
                                               i64 vecs, i64 n, int prefetch) {
     extern __shared__ uint4 h[];
     const int lane = threadIdx.x & 31;
-    const i64 j = (i64)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    const i64 rows_step = (i64)gridDim.x * MV_WARPS;
+    i64 j = (i64)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
     const bool active = j < n;
     const uint4* row = w + j * vecs;
     const uint4* row_up = w_up + j * vecs;
@@ -185,30 +192,44 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
     });
     __syncthreads();
     if (!active) return;
-    float acc = 0.0f, acc_up = 0.0f;
-    for (i64 v0 = lane; v0 < vecs; v0 += 32 * UNROLL) {
-        if (v0 != lane || !prefetch) {
-            load_batch<1, DT, UNROLL>(row, v0, vecs, true, wv);
-            if (GATED) load_batch<1, DT, UNROLL>(row_up, v0, vecs, true, uv);
+    for (bool first = true;; first = false) {
+        if (MANY && j + rows_step < n) {
+            prefetch_rest(row + rows_step * vecs, 0, 16 * vecs, lane);
+            if (GATED) prefetch_rest(row_up + rows_step * vecs, 0, 16 * vecs, lane);
         }
+        float acc = 0.0f, acc_up = 0.0f;
+        for (i64 v0 = lane; v0 < vecs; v0 += 32 * UNROLL) {
+            if (v0 != lane || !prefetch || !first) {
+                load_batch<1, DT, UNROLL>(row, v0, vecs, true, wv);
+                if (GATED) load_batch<1, DT, UNROLL>(row_up, v0, vecs, true, uv);
+            }
 #pragma unroll
-        for (int u = 0; u < UNROLL; ++u) {
-            const i64 v = v0 + 32 * u;
-            if (v >= vecs) break;
-            const uint4 x = h[v];
-            acc += dot16<DT>(wv[u], x);
-            if (GATED) acc_up += dot16<DT>(uv[u], x);
+            for (int u = 0; u < UNROLL; ++u) {
+                const i64 v = v0 + 32 * u;
+                if (v >= vecs) break;
+                const uint4 x = h[v];
+                acc += dot16<DT>(wv[u], x);
+                if (GATED) acc_up += dot16<DT>(uv[u], x);
+            }
         }
+        acc = mv_warp_sum(acc);
+        if (GATED) acc_up = mv_warp_sum(acc_up);
+        if (lane == 0) store_f(y, DT, j, GATED ? linear_gate(DT, acc, acc_up) : acc);
+        j += rows_step;
+        if (!MANY || j >= n) return;
+        row += rows_step * vecs;
+        row_up += rows_step * vecs;
     }
-    acc = mv_warp_sum(acc);
-    if (GATED) acc_up = mv_warp_sum(acc_up);
-    if (lane == 0) store_f(y, DT, j, GATED ? linear_gate(DT, acc, acc_up) : acc);
 }
 
 #define TL_LINEAR(SUFFIX, DT, GATED)                                                                 \
     extern "C" __global__ void __launch_bounds__(MV_WARPS * 32, 3) tl_linear_##SUFFIX(  \
         LinearInput in, const uint4* w, const uint4* w_up, void* y, i64 vecs, i64 n, int prefetch) { \
-        linear_matvec<DT, GATED>(in, w, w_up, y, vecs, n, prefetch);                                 \
+        linear_matvec<DT, GATED, false>(in, w, w_up, y, vecs, n, prefetch);                          \
+    }                                                                                                \
+    extern "C" __global__ void __launch_bounds__(MV_WARPS * 32, 3) tl_linear_##SUFFIX##_many(       \
+        LinearInput in, const uint4* w, const uint4* w_up, void* y, i64 vecs, i64 n, int prefetch) { \
+        linear_matvec<DT, GATED, true>(in, w, w_up, y, vecs, n, prefetch);                           \
     }
 
 TL_LINEAR(f32, TL_F32, false)

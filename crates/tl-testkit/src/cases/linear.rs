@@ -93,3 +93,21 @@ pub fn cases() -> Vec<Case> {
     }
     cases
 }
+
+/// One activation row against many more weight rows than a GPU holds warps at once, so that
+/// the GPU's warps each take several rows after computing the input once.
+pub fn many_rows_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let norm = LinearNorm::AddRms { eps: 1e-5 };
+    for gated in [false, true] {
+        for dtype in DType::FLOATS {
+            let w = || Input::uniform(&[20_000, 64], dtype);
+            cases.push(Case::new(
+                Op::Linear { norm, gated },
+                inputs(norm, gated, 1, 64, dtype, &w),
+                tolerance_for(dtype) * if gated { 2.0 } else { 1.0 },
+            ));
+        }
+    }
+    cases
+}

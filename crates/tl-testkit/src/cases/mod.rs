@@ -31,5 +31,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(nn::decode_attention_cases());
     cases.extend(linear::cases());
     cases.extend(nn::prefill_attention_cases());
+    cases.extend(linear::many_rows_cases());
     cases
 }
