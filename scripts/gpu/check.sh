@@ -18,7 +18,7 @@ timeout 300 "$sanitizer" --tool memcheck --leak-check no --error-exitcode 9 "$tl
 echo "memcheck exit $? ($(grep -c 'Invalid\|out of bounds' "$out/memcheck.txt") error lines)"
 tail -n 3 "$out/memcheck.txt"
 for filter in attention softmax reduce. rms_norm qmatmul matmul linear sample; do
-    timeout 120 "$sanitizer" --tool racecheck --error-exitcode 9 "$tl" doctor --device cuda --filter "$filter" \
+    timeout 400 "$sanitizer" --tool racecheck --error-exitcode 9 "$tl" doctor --device cuda --filter "$filter" \
         >"$out/racecheck-$filter.txt" 2>&1
     echo "racecheck $filter exit $?: $(grep -E 'passed' "$out/racecheck-$filter.txt" | tail -n 1)"
 done
