@@ -24,6 +24,9 @@ struct LinearInput {
     double eps;
     int norm;
     int dt;
+    // 1 when no kernel that may still run writes the residual or the norm weight: they are
+    // requested before the wait (linear_input_early).
+    int early;
 };
 
 __device__ __forceinline__ void li_unpack_halves(unsigned int word, int dt, float* f) {
@@ -74,6 +77,31 @@ __device__ __forceinline__ void li_copy_row(unsigned char* shared, const void* g
     }
 }
 
+// Where linear_input copies each row into `scratch`: x, then the residual, then the weight.
+struct LiRows {
+    unsigned char *x, *residual, *weight;
+    i64 bytes;
+    bool norm, add;
+};
+
+__device__ __forceinline__ LiRows li_rows(const LinearInput& in, int dt, unsigned char* scratch) {
+    const i64 bytes = in.k * (dt == TL_F32 ? 4 : 2);
+    const bool norm = in.norm != LI_NONE, add = in.norm == LI_ADD_RMS;
+    return LiRows{scratch, scratch + bytes, scratch + (add ? 2 : 1) * bytes, bytes, norm, add};
+}
+
+// Before the kernel waits for its predecessor: with `in.early`, requests the rows no running
+// kernel writes (the residual and the norm weight), so that after the wait only x, just
+// written and in L2, is still to come. Every thread of the block calls it.
+template <int DT>
+__device__ __forceinline__ void linear_input_early(const LinearInput& in, unsigned char* scratch) {
+    if (!in.early) return;
+    const LiRows rows = li_rows(in, DT >= 0 ? DT : in.dt, scratch);
+    if (rows.add) li_copy_row(rows.residual, in.residual, rows.bytes);
+    if (rows.norm) li_copy_row(rows.weight, in.norm_weight, rows.bytes);
+    copy_async_commit();
+}
+
 // Computes the block's input and hands it over chunk by chunk: use(c, f, valid) with the 8
 // values of chunk c rounded to the dtype. Every thread of the block calls it and every lane
 // of a warp calls `use` the same number of times (`valid` false past the row), so that `use`
@@ -87,14 +115,14 @@ template <int DT, class Use>
 __device__ __forceinline__ void linear_input(const LinearInput& in, unsigned char* scratch, Use use) {
     const int dt = DT >= 0 ? DT : in.dt;
     const i64 chunks = in.k / LI_CHUNK;
-    const i64 row_bytes = in.k * (dt == TL_F32 ? 4 : 2);
-    const bool norm = in.norm != LI_NONE, add = in.norm == LI_ADD_RMS;
-    unsigned char* x = scratch;
-    unsigned char* residual = scratch + row_bytes;
-    unsigned char* weight = scratch + (add ? 2 : 1) * row_bytes;
-    li_copy_row(x, in.x, row_bytes);
-    if (add) li_copy_row(residual, in.residual, row_bytes);
-    if (norm) li_copy_row(weight, in.norm_weight, row_bytes);
+    const LiRows rows = li_rows(in, dt, scratch);
+    const bool norm = rows.norm, add = rows.add;
+    unsigned char* x = rows.x;
+    unsigned char* residual = rows.residual;
+    unsigned char* weight = rows.weight;
+    li_copy_row(x, in.x, rows.bytes);
+    if (add && !in.early) li_copy_row(residual, in.residual, rows.bytes);
+    if (norm && !in.early) li_copy_row(weight, in.norm_weight, rows.bytes);
     copy_async_commit();
     copy_async_wait<0>();
     __syncthreads();

@@ -185,6 +185,7 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
         prefetch_rest(row, 16 * 32 * UNROLL, 16 * vecs, lane);
         if (GATED) prefetch_rest(row_up, 16 * 32 * UNROLL, 16 * vecs, lane);
     }
+    linear_input_early<DT>(in, (unsigned char*)h);
     tl_wait_for_predecessor();
     tl_allow_successor();
     linear_input<DT>(in, (unsigned char*)h, [&](i64 c, const float* f, bool valid) {

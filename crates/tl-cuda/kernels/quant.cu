@@ -311,6 +311,7 @@ extern "C" __global__ void tl_linear_input_quantize(LinearInput in, signed char*
     extern __shared__ __align__(16) unsigned char scratch[];
     // Short: the mat-vec after it may start (and request its weights) at once.
     tl_allow_successor();
+    linear_input_early<-1>(in, scratch);
     tl_wait_for_predecessor();
     const int lane = threadIdx.x & 31;
     linear_input<-1>(in, scratch, [&](i64 c, const float* f, bool valid) { quantize_chunk(c, f, valid, lane, qs, ds); });

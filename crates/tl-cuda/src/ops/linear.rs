@@ -35,6 +35,9 @@ pub(crate) struct LinearInputArg {
     eps: f64,
     norm: i32,
     dt: i32,
+    /// 1 when no kernel that may still run writes the residual or the norm weight: the
+    /// kernel requests them before it waits.
+    early: i32,
 }
 
 impl LinearInputArg {
@@ -105,6 +108,11 @@ fn fused(
             eps,
         ),
     };
+    // The kernel requests these two before it waits, when no running kernel writes them.
+    let early = ![residual, norm_weight]
+        .into_iter()
+        .flatten()
+        .any(|t| backend.may_be_written_in_flight(t));
     let optional = |t: Option<&Tensor>| -> Result<Option<u64>> {
         match t {
             Some(t) => vector_address(t),
@@ -128,6 +136,7 @@ fn fused(
         eps,
         norm: norm_code,
         dt: dtype_code(x.dtype()),
+        early: i32::from(early),
     };
     let y_address = dense_address(y)?;
     if w.dtype().is_quantized() {
