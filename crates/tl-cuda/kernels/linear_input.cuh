@@ -108,8 +108,9 @@ __device__ __forceinline__ void linear_input_early(const LinearInput& in, unsign
 // may exchange values between lanes; `use` may overwrite chunk c of the row in `scratch`.
 // The rows it reads (x, and for the norms the residual and the weight) first reach
 // `scratch` (shared memory: k elements of the dtype each, one after the other, 16-byte
-// aligned) by cp.async, all requested at once, so the block waits for one latency and holds
-// nothing in registers meanwhile; this waits for every cp.async group of the thread. DT is
+// aligned) by cp.async, all requested at once (with `in.early`, the residual and the weight
+// already by linear_input_early), so the block waits for one latency and holds nothing in
+// registers meanwhile; this waits for every cp.async group of the thread. DT is
 // the dtype when the kernel knows it, -1 to read `in.dt`.
 template <int DT, class Use>
 __device__ __forceinline__ void linear_input(const LinearInput& in, unsigned char* scratch, Use use) {

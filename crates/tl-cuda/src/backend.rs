@@ -169,6 +169,24 @@ impl CudaBackend {
         self.sm_count * 16
     }
 
+    /// Blocks of `threads` threads and `shared_bytes` of dynamic shared memory running `f`
+    /// that the GPU holds at once (at least one a multiprocessor).
+    pub(crate) fn resident_blocks(
+        &self,
+        f: &CudaFunction,
+        threads: u32,
+        shared_bytes: usize,
+    ) -> Result<usize> {
+        let per_sm = f
+            .occupancy_max_active_blocks_per_multiprocessor(threads, shared_bytes, None)
+            .map_err(|e| TensorError::Backend {
+                backend: "cuda".into(),
+                detail: format!("occupancy query failed: {e}"),
+            })?
+            .max(1) as usize;
+        Ok(self.sm_count as usize * per_sm)
+    }
+
     /// Kernel `name` from kernel file `file`, compiled and loaded on first use.
     pub(crate) fn function(&self, file: &'static str, name: &'static str) -> Result<CudaFunction> {
         if let Some(f) = self.functions.lock().expect("kernel table").get(name) {

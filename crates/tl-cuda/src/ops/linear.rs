@@ -6,7 +6,7 @@
 //! ops `Linear` stands for.
 
 use cudarc::driver::LaunchConfig;
-use tl_tensor::{linear_composed, DType, LinearNorm, Op, Result, Tensor, TensorError};
+use tl_tensor::{linear_composed, DType, LinearNorm, Op, Result, Tensor};
 
 use crate::backend::{CudaBackend, DEFAULT_SHARED_BYTES};
 use crate::launch::{base_address, dense_address, dtype_code};
@@ -203,7 +203,7 @@ fn float_weights(
     // G-th row, so that a block computes the input once for several rows (the output head:
     // on an H200, SmolLM2's 49152 rows took 44 us with a block every 8 rows, 24 us so).
     let many = backend.function("matvec.cu", many_name)?;
-    let resident = resident_blocks(backend, &many, shared_bytes)?;
+    let resident = backend.resident_blocks(&many, WARPS as u32 * 32, shared_bytes)?;
     let (f, blocks) = if blocks >= MANY_WAVES * resident {
         (many, resident)
     } else {
@@ -236,20 +236,3 @@ fn float_weights(
 
 /// Waves of one-row-a-warp blocks from which `tl_linear_*_many` takes over.
 const MANY_WAVES: usize = 4;
-
-/// Blocks of `f` (MV_WARPS warps, `shared_bytes` of dynamic shared memory) the GPU holds at
-/// once.
-fn resident_blocks(
-    backend: &CudaBackend,
-    f: &cudarc::driver::CudaFunction,
-    shared_bytes: usize,
-) -> Result<usize> {
-    let per_sm = f
-        .occupancy_max_active_blocks_per_multiprocessor(WARPS as u32 * 32, shared_bytes, None)
-        .map_err(|e| TensorError::Backend {
-            backend: "cuda".into(),
-            detail: format!("occupancy query failed: {e}"),
-        })?
-        .max(1) as usize;
-    Ok(backend.sm_count as usize * per_sm)
-}

@@ -448,18 +448,8 @@ fn matvec_grid(
     if split > 1 {
         return Ok((n.div_ceil(QMV_WARPS / split), split));
     }
-    let per_sm = f
-        .occupancy_max_active_blocks_per_multiprocessor(QMV_THREADS, shared_bytes, None)
-        .map_err(|e| TensorError::Backend {
-            backend: "cuda".into(),
-            detail: format!("occupancy query failed: {e}"),
-        })?
-        .max(1) as usize;
-    Ok((
-        n.div_ceil(QMV_WARPS)
-            .min(backend.sm_count as usize * per_sm),
-        1,
-    ))
+    let resident = backend.resident_blocks(f, QMV_THREADS, shared_bytes)?;
+    Ok((n.div_ceil(QMV_WARPS).min(resident), 1))
 }
 
 /// A few activation rows: one pass over the weights serves a tile of up to 8 of them (one
