@@ -459,13 +459,16 @@ struct AttentionGeometry {
     i64 pos_offset, pos_stride;
 };
 
-// One past the last key query `i` sees: up to its position when positions are given (kept
-// inside the keys, since a kernel cannot report a bad one), else causal or all.
+// One past the last key a query at position p sees, kept inside the keys (a kernel cannot
+// report a bad position).
+__device__ __forceinline__ i64 position_end(const AttentionGeometry& g, i64 p) {
+    return imin(imax(p, 0) + 1, g.kv_len);
+}
+
+// One past the last key query `i` sees: up to its position when positions are given, else
+// causal or all.
 __device__ __forceinline__ i64 visible_end(const AttentionGeometry& g, i64 i) {
-    if (g.pos_dt >= 0) {
-        i64 p = load_i(g.pos, g.pos_dt, g.pos_offset + i * g.pos_stride);
-        return imin(imax(p, 0) + 1, g.kv_len);
-    }
+    if (g.pos_dt >= 0) return position_end(g, load_i(g.pos, g.pos_dt, g.pos_offset + i * g.pos_stride));
     return g.causal ? g.kv_len - g.q_len + i + 1 : g.kv_len;
 }
 
@@ -795,7 +798,7 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
         // The step's row: its position, when inside the cache (the CPU reports one outside;
         // a kernel cannot, so it writes nothing then, as IndexCopy's kernel).
         own = p >= 0 && p < g.kv_len ? p : -1;
-        end = imin(imax(p, 0) + 1, g.kv_len);
+        end = position_end(g, p);
         if (t < D / 2) {
             double angle = (double)p * r.position_scale * frequency;
             angle -= rint(angle / 6.283185307179586) * 6.283185307179586;

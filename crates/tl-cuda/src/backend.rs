@@ -127,6 +127,17 @@ impl CudaBackend {
             .any(|r| r.start < range.end && range.start < r.end)
     }
 
+    /// Whether a dependent kernel may read all of `tensors` before it waits: no kernel that
+    /// may still run when it starts writes any of them.
+    pub(crate) fn readable_before_wait<'a>(
+        &self,
+        tensors: impl IntoIterator<Item = &'a Tensor>,
+    ) -> bool {
+        !tensors
+            .into_iter()
+            .any(|t| self.may_be_written_in_flight(t))
+    }
+
     /// Called by a launcher whose kernel calls `tl_allow_successor()` before it waits.
     pub(crate) fn note_early_successor(&self) {
         self.early_successor

@@ -109,10 +109,7 @@ fn fused(
         ),
     };
     // The kernel requests these two before it waits, when no running kernel writes them.
-    let early = ![residual, norm_weight]
-        .into_iter()
-        .flatten()
-        .any(|t| backend.may_be_written_in_flight(t));
+    let early = backend.readable_before_wait([residual, norm_weight].into_iter().flatten());
     let optional = |t: Option<&Tensor>| -> Result<Option<u64>> {
         match t {
             Some(t) => vector_address(t),
@@ -149,7 +146,7 @@ fn fused(
             return Ok(false);
         }
         let rows = QmvWeightsArg::new(&op, w, up)?;
-        let prefetch = !weights.iter().any(|t| backend.may_be_written_in_flight(t));
+        let prefetch = backend.readable_before_wait(weights.iter().copied());
         linear_matvec(
             backend,
             w.dtype(),
@@ -202,13 +199,16 @@ fn float_weights(
     // Many waves of blocks: as many blocks as the GPU holds at once, each warp taking every
     // G-th row, so that a block computes the input once for several rows (the output head:
     // on an H200, SmolLM2's 49152 rows took 44 us with a block every 8 rows, 24 us so).
-    let many = backend.function("matvec.cu", many_name)?;
-    let resident = backend.resident_blocks(&many, WARPS as u32 * 32, shared_bytes)?;
-    let (f, blocks) = if blocks >= MANY_WAVES * resident {
-        (many, resident)
-    } else {
-        (backend.function("matvec.cu", name)?, blocks)
-    };
+    // (A multiprocessor holds at least one block: fewer blocks skip the occupancy query.)
+    let mut launch = (name, blocks);
+    if blocks >= MANY_WAVES * backend.sm_count as usize {
+        let many = backend.function("matvec.cu", many_name)?;
+        let resident = backend.resident_blocks(&many, WARPS as u32 * 32, shared_bytes)?;
+        if blocks >= MANY_WAVES * resident {
+            launch = (many_name, resident);
+        }
+    }
+    let (f, blocks) = (backend.function("matvec.cu", launch.0)?, launch.1);
     let config = LaunchConfig {
         grid_dim: (blocks as u32, 1, 1),
         block_dim: (WARPS as u32 * 32, 1, 1),
@@ -218,7 +218,7 @@ fn float_weights(
     let (vecs, n) = ((k / per_vector) as i64, n as i64);
     // Weights are read before the kernel waits for its predecessor, unless a kernel that
     // may still run then writes them.
-    let prefetch = i32::from(!weights.iter().any(|t| backend.may_be_written_in_flight(t)));
+    let prefetch = i32::from(backend.readable_before_wait(weights.iter().copied()));
     launch_dependent!(
         backend,
         f,

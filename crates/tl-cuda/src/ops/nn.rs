@@ -500,11 +500,7 @@ fn rope_attention(
         k_new: base_address(k)? + k.layout().offset() as u64 * element,
         v_new: base_address(v)? + v.layout().offset() as u64 * element,
         interleaved: i32::from(style == RopeStyle::Interleaved),
-        early: i32::from(
-            ![positions, outputs[1], outputs[2]]
-                .iter()
-                .any(|t| backend.may_be_written_in_flight(t)),
-        ),
+        early: i32::from(backend.readable_before_wait([positions, outputs[1], outputs[2]])),
         base,
         position_scale,
     };
