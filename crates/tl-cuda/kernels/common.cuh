@@ -157,6 +157,14 @@ __device__ __forceinline__ void store_d(void* p, int dt, i64 i, double v) {
     }
 }
 
+// The sum over a warp's lanes, every lane getting it; a fixed butterfly, so the same inputs
+// give the same bits.
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
 // Grid-stride loop over [0, n).
 #define TL_GRID_LOOP(i, n) \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)

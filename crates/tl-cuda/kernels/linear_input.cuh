@@ -151,8 +151,7 @@ __device__ __forceinline__ void linear_input(const LinearInput& in, unsigned cha
     }
     if (!norm) return;
     __shared__ float warp_sums[32];
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    ss = warp_sum(ss);
     if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = ss;
     __syncthreads();
     float total = 0.0f;

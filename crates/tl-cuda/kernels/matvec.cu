@@ -35,12 +35,6 @@ __device__ __forceinline__ uint4 load_streaming(const uint4* p) {
     return r;
 }
 
-__device__ __forceinline__ float mv_warp_sum(float v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
 // The dot product of two 16-byte vectors of dtype DT.
 template <int DT>
 __device__ __forceinline__ float dot16(uint4 a, uint4 b) {
@@ -123,7 +117,7 @@ __device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uin
     }
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-        const float total = mv_warp_sum(acc[r]);
+        const float total = warp_sum(acc[r]);
         if (split == 1) {
             if (lane == 0 && active) store_f(y, DT, r * n + j, total);
         } else if (lane == 0) {
@@ -213,8 +207,8 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
                 if (GATED) acc_up += dot16<DT>(uv[u], x);
             }
         }
-        acc = mv_warp_sum(acc);
-        if (GATED) acc_up = mv_warp_sum(acc_up);
+        acc = warp_sum(acc);
+        if (GATED) acc_up = warp_sum(acc_up);
         if (lane == 0) store_f(y, DT, j, GATED ? linear_gate(DT, acc, acc_up) : acc);
         j += rows_step;
         if (!MANY || j >= n) return;

@@ -33,6 +33,10 @@
 //   warp's first chunks before waiting for the activations.
 // tl_linear_input_quantize: one block; `Linear`'s input (linear_input.cuh) quantized as
 //   tl_quantize_activation does.
+// tl_qmv_pairs_<q8_0|q4_0>[_gated] (one activation row, k a multiple of 64): in place of both
+//   kernels above, one block of QP_WARPS warps a multiprocessor computes and quantizes the
+//   input itself into shared memory, then a lane takes a pair of weight blocks at a time
+//   (see the section below).
 // tl_qmm_<format> (more rows): 64 x 64 output tiles from int8 tiles in shared memory (see below).
 
 #define QF_Q4_0 0
@@ -255,9 +259,15 @@ __device__ __forceinline__ void quantize_32(float v, int lane, signed char* qs, 
 
 // Chunk c (8 values, linear_input.cuh) of an activation row quantized as quantize_32 does,
 // the 4 lanes of one 32-value block (consecutive lanes, all calling) exchanging its maximum,
-// sums and quant sum: quants into qs[8c..8c+8], the block's float4 into ds[c/4].
-__device__ __forceinline__ void quantize_chunk(i64 c, const float* f, bool valid, int lane, signed char* qs,
-                                               float4* ds) {
+// sums and quant sum: the chunk's quants packed little-endian into two words, and the
+// block's d, Σq and exact sum.
+struct ChunkQuants {
+    unsigned int lo, hi;
+    float d, sum;
+    int qsum;
+};
+
+__device__ __forceinline__ ChunkQuants quantize_chunk_values(const float* f) {
     unsigned int amax_bits = 0;
     float sum = 0.0f;
 #pragma unroll
@@ -280,15 +290,23 @@ __device__ __forceinline__ void quantize_chunk(i64 c, const float* f, bool valid
     for (int e = 0; e < LI_CHUNK; ++e) qsum += q[e];
 #pragma unroll
     for (int o = 1; o < 4; o <<= 1) qsum += __shfl_xor_sync(0xffffffffu, qsum, o);
-    if (!valid) return;
     unsigned int lo = 0, hi = 0;
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
         lo |= ((unsigned int)q[e] & 0xffu) << (8 * e);
         hi |= ((unsigned int)q[4 + e] & 0xffu) << (8 * e);
     }
-    ((uint2*)qs)[c] = make_uint2(lo, hi);
-    if ((lane & 3) == 0) ds[c / 4] = make_float4(d, __int_as_float(qsum), sum, 0.0f);
+    return ChunkQuants{lo, hi, d, sum, qsum};
+}
+
+// quantize_chunk_values stored as tl_quantize_activation lays them out: quants into
+// qs[8c..8c+8], the block's float4 into ds[c/4].
+__device__ __forceinline__ void quantize_chunk(i64 c, const float* f, bool valid, int lane, signed char* qs,
+                                               float4* ds) {
+    const ChunkQuants v = quantize_chunk_values(f);
+    if (!valid) return;
+    ((uint2*)qs)[c] = make_uint2(v.lo, v.hi);
+    if ((lane & 3) == 0) ds[c / 4] = make_float4(v.d, __int_as_float(v.qsum), v.sum, 0.0f);
 }
 
 extern "C" __global__ void tl_quantize_activation(Strided src, const void* x, int dt, signed char* qs,
@@ -629,9 +647,7 @@ __device__ __forceinline__ void qmv_store(const float* acc, const float* acc_up,
 template <int NR>
 __device__ __forceinline__ void qmv_warp_sums(float* acc) {
 #pragma unroll
-    for (int i = 0; i < NR; ++i) {
-        for (int width = 16; width > 0; width >>= 1) acc[i] += __shfl_xor_sync(0xffffffffu, acc[i], width);
-    }
+    for (int i = 0; i < NR; ++i) acc[i] = warp_sum(acc[i]);
 }
 
 // One launch over the weight rows of `p` (`w_offset + j·w_stride` in blocks, of
@@ -818,6 +834,183 @@ TL_QMV_FORMAT(tl_qmv_q4_1, QF_Q4_1)
 TL_QMV_FORMAT(tl_qmv_q8_0, QF_Q8_0)
 TL_QMV_FORMAT(tl_qmv_q4_k, QF_Q4_K)
 TL_QMV_FORMAT(tl_qmv_q6_k, QF_Q6_K)
+
+// ---- matrix-vector products over block pairs with the input made per block (tl_qmv_pairs_*) ----
+// For Q8_0 and Q4_0, whose 34- and 18-byte blocks make a lane's share of one block cost
+// several narrow loads: lane l of a warp takes the l-th pair of blocks (68 or 36 bytes, a
+// whole number of words) of a staged chunk of 32 pairs, reading it as 17 or 9 words (an odd
+// word stride: no bank conflicts). The activations come from shared memory as one 80-byte
+// record a pair (the 64 quants, then d and Σq of each block: five 16-byte reads, and the
+// record stride spreads 8 lanes over all banks), which each block makes itself from
+// `Linear`'s input (linear_input.cuh: x, or its norm) before its dot products: one kernel
+// instead of a quantization kernel the product would wait for. One block of QP_WARPS warps a
+// multiprocessor, so the redundant input work stays small; warp g of G takes rows g, g + G,
+// … through a pipeline of QmvPair::STAGES chunks that crosses rows (as tl_qmv_*'s
+// persistent grid). Gated: a row is the gate row's chunks then the up row's.
+// Assumptions (checked by the host): one activation row, k a multiple of 64, every row's
+// first byte 4-byte aligned, dynamic shared memory for the stages, the records and
+// linear_input's scratch.
+
+#define QP_WARPS 16
+#define QP_RECORD 80
+#define QP_CHUNK 32
+
+template <int FORMAT> struct QmvPair;
+
+template <> struct QmvPair<QF_Q8_0> {
+    static constexpr int WORDS = 17, BYTES = 68, STAGES = 3;
+    // Words: d0 | q0[0..1], q0[2..29] (7 words), q0[30..31] | d1, q1 (8 words).
+    static __device__ __forceinline__ float dot(const unsigned int* w, const uint4* record) {
+        const uint4 x0 = record[0], x1 = record[1], x2 = record[2], x3 = record[3], sc = record[4];
+        int q[8];
+#pragma unroll
+        for (int t = 0; t < 8; ++t) q[t] = (int)__byte_perm(w[t], w[t + 1], 0x5432);
+        int s0 = __dp4a(q[0], (int)x0.x, __dp4a(q[1], (int)x0.y, __dp4a(q[2], (int)x0.z, __dp4a(q[3], (int)x0.w, 0))));
+        s0 = __dp4a(q[4], (int)x1.x, __dp4a(q[5], (int)x1.y, __dp4a(q[6], (int)x1.z, __dp4a(q[7], (int)x1.w, s0))));
+        int s1 = __dp4a((int)w[9], (int)x2.x, __dp4a((int)w[10], (int)x2.y, __dp4a((int)w[11], (int)x2.z, __dp4a((int)w[12], (int)x2.w, 0))));
+        s1 = __dp4a((int)w[13], (int)x3.x, __dp4a((int)w[14], (int)x3.y, __dp4a((int)w[15], (int)x3.z, __dp4a((int)w[16], (int)x3.w, s1))));
+        const float d0 = f16_to_f32((tl_f16)(w[0] & 0xffffu)), d1 = f16_to_f32((tl_f16)(w[8] >> 16));
+        return d0 * __uint_as_float(sc.x) * (float)s0 + d1 * __uint_as_float(sc.z) * (float)s1;
+    }
+};
+
+template <> struct QmvPair<QF_Q4_0> {
+    static constexpr int WORDS = 9, BYTES = 36, STAGES = 2;
+    // Words: d0 | qs0[0..1], qs0[2..13] (3 words), qs0[14..15] | d1, qs1 (4 words). Low
+    // nibbles are a block's weights 0..15, high nibbles 16..31; Σ (q − 8)·x as in Qmv<Q4_0>.
+    static __device__ __forceinline__ float dot(const unsigned int* w, const uint4* record) {
+        const uint4 x0 = record[0], x1 = record[1], x2 = record[2], x3 = record[3], sc = record[4];
+        const unsigned int m = 0x0f0f0f0fu;
+        unsigned int a[4];
+#pragma unroll
+        for (int t = 0; t < 4; ++t) a[t] = __byte_perm(w[t], w[t + 1], 0x5432);
+        const unsigned int* b = w + 5;
+        int s0 = __dp4a((int)(a[0] & m), (int)x0.x, __dp4a((int)(a[1] & m), (int)x0.y, __dp4a((int)(a[2] & m), (int)x0.z, __dp4a((int)(a[3] & m), (int)x0.w, 0))));
+        s0 = __dp4a((int)((a[0] >> 4) & m), (int)x1.x, __dp4a((int)((a[1] >> 4) & m), (int)x1.y, __dp4a((int)((a[2] >> 4) & m), (int)x1.z, __dp4a((int)((a[3] >> 4) & m), (int)x1.w, s0))));
+        int s1 = __dp4a((int)(b[0] & m), (int)x2.x, __dp4a((int)(b[1] & m), (int)x2.y, __dp4a((int)(b[2] & m), (int)x2.z, __dp4a((int)(b[3] & m), (int)x2.w, 0))));
+        s1 = __dp4a((int)((b[0] >> 4) & m), (int)x3.x, __dp4a((int)((b[1] >> 4) & m), (int)x3.y, __dp4a((int)((b[2] >> 4) & m), (int)x3.z, __dp4a((int)((b[3] >> 4) & m), (int)x3.w, s1))));
+        s0 -= 8 * (int)sc.y;
+        s1 -= 8 * (int)sc.w;
+        const float d0 = f16_to_f32((tl_f16)(w[0] & 0xffffu)), d1 = f16_to_f32((tl_f16)(w[4] >> 16));
+        return d0 * __uint_as_float(sc.x) * (float)s0 + d1 * __uint_as_float(sc.z) * (float)s1;
+    }
+};
+
+// Chunk c of the input quantized into its pair record: quants at (block % 2)·32 + (c % 4)·8,
+// {d, Σq} of the block at 64 + (block % 2)·8.
+__device__ __forceinline__ void quantize_chunk_record(i64 c, const float* f, bool valid, int lane,
+                                                      unsigned char* records) {
+    const ChunkQuants v = quantize_chunk_values(f);
+    if (!valid) return;
+    const i64 block = c >> 2;
+    unsigned char* record = records + (block >> 1) * QP_RECORD;
+    *(uint2*)(record + (block & 1) * 32 + (c & 3) * 8) = make_uint2(v.lo, v.hi);
+    if ((lane & 3) == 0) *(float2*)(record + 64 + (block & 1) * 8) = make_float2(v.d, __int_as_float(v.qsum));
+}
+
+template <int FORMAT, bool GATED>
+__device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput& in, void* y, int dt, int prefetch) {
+    typedef QmvPair<FORMAT> P;
+    constexpr int S = P::STAGES;
+    constexpr int STAGE = QP_CHUNK * P::BYTES + 32;
+    extern __shared__ __align__(16) unsigned char qp_shared[];
+    unsigned char(*stages)[S][STAGE] = (unsigned char(*)[S][STAGE])qp_shared;
+    unsigned char* records = qp_shared + QP_WARPS * S * STAGE;
+    unsigned char* scratch = records + (in.k / 64) * QP_RECORD;
+
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const i64 n = p.n;
+    const int pairs = (int)(p.blocks_per_row / 2);
+    const int chunks = (pairs + QP_CHUNK - 1) / QP_CHUNK;
+    const int items = GATED ? 2 * chunks : chunks;
+    const i64 groups = (i64)gridDim.x * QP_WARPS;
+    // The (row, item) being used and the one being staged, as in qmv's persistent grid.
+    i64 row_now = (i64)blockIdx.x * QP_WARPS + warp, row_ahead = row_now;
+    int c_now = 0, c_ahead = 0, slot_now = 0, slot_ahead = 0;
+    const unsigned char* at_now = p.w + (p.w_offset + row_now * p.w_stride) * (P::BYTES / 2);
+    const unsigned char* at_ahead = at_now;
+    const i64 step = groups * p.w_stride * (P::BYTES / 2);
+    auto stage_ahead = [&]() {
+        if (row_ahead < n) {
+            const unsigned char* row = at_ahead;
+            const unsigned char* limit = p.w_limit;
+            int c = c_ahead;
+            if (GATED && c >= chunks) row += p.up_delta, c -= chunks, limit = p.up_limit;
+            const int end = (c + 1) * QP_CHUNK < pairs ? (c + 1) * QP_CHUNK : pairs;
+            stage_bytes(row + (i64)c * QP_CHUNK * P::BYTES, row + (i64)end * P::BYTES, limit, stages[warp][slot_ahead],
+                        lane);
+            if (++c_ahead == items) c_ahead = 0, row_ahead += groups, at_ahead += step;
+        } else {
+            copy_async_commit();
+        }
+        slot_ahead = slot_ahead == S - 1 ? 0 : slot_ahead + 1;
+    };
+
+    // Unless a kernel that may still run writes the weights, the first chunks are requested
+    // before the wait, and the input's residual and norm weight with them.
+    if (prefetch) {
+        for (int t = 0; t < S - 1; ++t) stage_ahead();
+    }
+    linear_input_early<-1>(in, scratch);
+    tl_wait_for_predecessor();
+    tl_allow_successor();
+    if (!prefetch) {
+        for (int t = 0; t < S - 1; ++t) stage_ahead();
+    }
+    linear_input<-1>(in, scratch,
+                     [&](i64 c, const float* f, bool valid) { quantize_chunk_record(c, f, valid, lane, records); });
+    __syncthreads();
+
+    float acc = 0.0f, acc_up = 0.0f;
+    while (row_now < n) {
+        stage_ahead();
+        copy_async_wait<S - 1>();
+        __syncwarp();
+        const unsigned char* row = at_now;
+        int c = c_now;
+        const bool up = GATED && c >= chunks;
+        if (up) row += p.up_delta, c -= chunks;
+        const int pair = c * QP_CHUNK + lane;
+        if (pair < pairs) {
+            // The chunk's first byte sits at its address modulo 16 (stage_bytes).
+            const unsigned char* first = row + (i64)c * QP_CHUNK * P::BYTES;
+            const unsigned int* src =
+                (const unsigned int*)(stages[warp][slot_now] + ((unsigned long long)first & 15) + lane * P::BYTES);
+            unsigned int words[P::WORDS];
+#pragma unroll
+            for (int t = 0; t < P::WORDS; ++t) words[t] = src[t];
+            const float v = P::dot(words, (const uint4*)(records + (i64)pair * QP_RECORD));
+            if (up) {
+                acc_up += v;
+            } else {
+                acc += v;
+            }
+        }
+        // Every lane is done with this stage before it is refilled.
+        __syncwarp();
+        slot_now = slot_now == S - 1 ? 0 : slot_now + 1;
+        if (++c_now == items) {
+            acc = warp_sum(acc);
+            if (GATED) acc_up = warp_sum(acc_up);
+            if (lane == 0) store_f(y, dt, row_now, GATED ? linear_gate(dt, acc, acc_up) : acc);
+            acc = acc_up = 0.0f;
+            c_now = 0;
+            row_now += groups;
+            at_now += step;
+        }
+    }
+}
+
+#define TL_QMV_PAIRS(NAME, FORMAT, GATED)                                                                   \
+    extern "C" __global__ void __launch_bounds__(QP_WARPS * 32, 1)                                          \
+        NAME(QmvWeights p, LinearInput in, void* y, int dt, int prefetch) {                                 \
+        qmv_pairs<FORMAT, GATED>(p, in, y, dt, prefetch);                                                   \
+    }
+
+TL_QMV_PAIRS(tl_qmv_pairs_q8_0, QF_Q8_0, false)
+TL_QMV_PAIRS(tl_qmv_pairs_q8_0_gated, QF_Q8_0, true)
+TL_QMV_PAIRS(tl_qmv_pairs_q4_0, QF_Q4_0, false)
+TL_QMV_PAIRS(tl_qmv_pairs_q4_0_gated, QF_Q4_0, true)
 
 // ---- tiled matrix products for many activation rows (tl_qmm_*) ----
 // A block of 256 threads computes a 64 × 64 tile of outputs (64 weight rows, 64 activation

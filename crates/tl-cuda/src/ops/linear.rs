@@ -16,7 +16,7 @@ use crate::ops::quant::{linear_matvec, QmvWeightsArg};
 const WARPS: usize = 8;
 /// Elements a thread of the input's computation takes together: `LI_CHUNK` in
 /// kernels/linear_input.cuh.
-const CHUNK: usize = 8;
+pub(crate) const LINEAR_INPUT_CHUNK: usize = 8;
 
 /// `LI_NONE`, `LI_RMS` and `LI_ADD_RMS` in kernels/linear_input.cuh.
 const NORM_NONE: i32 = 0;
@@ -41,6 +41,22 @@ pub(crate) struct LinearInputArg {
 }
 
 impl LinearInputArg {
+    /// The input `x` as it is, without a norm: a dense, 16-byte aligned row of `k`
+    /// elements of `dtype` at device address `x`.
+    pub(crate) fn plain(x: u64, k: usize, dtype: DType) -> LinearInputArg {
+        LinearInputArg {
+            x,
+            residual: 0,
+            norm_weight: 0,
+            sum: 0,
+            k: k as i64,
+            eps: 0.0,
+            norm: NORM_NONE,
+            dt: dtype_code(dtype),
+            early: 0,
+        }
+    }
+
     /// Bytes of shared memory the input's computation copies its rows into (x, and for the
     /// norms the residual and the weight): `linear_input` in kernels/linear_input.cuh.
     pub(crate) fn scratch_bytes(&self) -> usize {
@@ -72,7 +88,7 @@ pub(crate) fn run(
 
 /// The device address of a dense vector's first element when it is 16-byte aligned (the
 /// kernels read it in 16-byte vectors), or None.
-fn vector_address(tensor: &Tensor) -> Result<Option<u64>> {
+pub(crate) fn vector_address(tensor: &Tensor) -> Result<Option<u64>> {
     if !tensor.layout().is_contiguous() {
         return Ok(None);
     }
@@ -94,7 +110,7 @@ fn fused(
     let k = x.shape()[x.rank() - 1];
     let weights = &inputs[inputs.len() - 1 - usize::from(gated)..];
     let (w, y) = (weights[0], outputs[outputs.len() - 1]);
-    if x.numel() != k || k == 0 || !k.is_multiple_of(CHUNK) || w.shape()[0] == 0 {
+    if x.numel() != k || k == 0 || !k.is_multiple_of(LINEAR_INPUT_CHUNK) || w.shape()[0] == 0 {
         return Ok(false);
     }
     let (residual, norm_weight, sum, norm_code, eps) = match norm {

@@ -14,7 +14,7 @@ use tl_tensor::{DType, Layout, Op, Result, Tensor, TensorError};
 use crate::backend::CudaBackend;
 use crate::buffer::CudaBuffer;
 use crate::launch::{base_address, cuda_buffer, dense_address, dtype_code, grid, StridedArg};
-use crate::ops::linear::LinearInputArg;
+use crate::ops::linear::{vector_address, LinearInputArg, LINEAR_INPUT_CHUNK};
 
 /// Threads of a `tl_qmv_*` block (4 warps), as `QMV_THREADS` in kernels/quant.cu.
 const QMV_THREADS: u32 = 128;
@@ -305,6 +305,16 @@ fn qmatmul(backend: &CudaBackend, op: &Op, x: &Tensor, w: &Tensor, output: &Tens
     }
     let weights = QmvWeightsArg::new(op, w, None)?;
     check_inside(op, x)?;
+    let prefetch = !backend.may_be_written_in_flight(w);
+    if m == 1 && k.is_multiple_of(LINEAR_INPUT_CHUNK) {
+        if let Some(x_address) = vector_address(x)? {
+            let input = LinearInputArg::plain(x_address, k, x.dtype());
+            let y = (dense_address(output)?, output.dtype());
+            if pairs_matvec(backend, w.dtype(), &weights, &input, y, (false, prefetch))? {
+                return Ok(());
+            }
+        }
+    }
 
     // 1. Activations: k int8 quants a row, then one float4 per 32 of them.
     let quant_bytes = m * k;
@@ -334,7 +344,6 @@ fn qmatmul(backend: &CudaBackend, op: &Op, x: &Tensor, w: &Tensor, output: &Tens
     )?;
 
     // 2. The product.
-    let prefetch = !backend.may_be_written_in_flight(w);
     let product = Product {
         weights,
         prefetch,
@@ -499,6 +508,9 @@ pub(crate) fn linear_matvec(
     y: (u64, DType),
     (gated, prefetch): (bool, bool),
 ) -> Result<()> {
+    if pairs_matvec(backend, dtype, &weights, input, y, (gated, prefetch))? {
+        return Ok(());
+    }
     let k = input.k as usize;
     let act = scratch(backend, k + 16 * (k / 32))?;
     let (qs, ds) = (act.device_address(), act.device_address() + k as u64);
@@ -525,6 +537,71 @@ pub(crate) fn linear_matvec(
     matvec(backend, dtype, &product, gated)?;
     drop(act);
     Ok(())
+}
+
+/// Warps of a `tl_qmv_pairs_*` block (`QP_WARPS`), the block pairs of a staged chunk
+/// (`QP_CHUNK`) and the bytes of an activation pair's record (`QP_RECORD`) in kernels/quant.cu.
+const PAIR_WARPS: usize = 16;
+const PAIR_CHUNK: usize = 32;
+const PAIR_RECORD_BYTES: usize = 80;
+
+/// `tl_qmv_pairs_*` for `dtype` and its pipeline stages (`QmvPair::STAGES`: measured best on
+/// an H200 for TinyLlama's shapes), or None for the formats it does not take.
+fn pairs_kernel(dtype: DType, gated: bool) -> Option<(&'static str, usize)> {
+    match (dtype, gated) {
+        (DType::Q8_0, false) => Some(("tl_qmv_pairs_q8_0", 3)),
+        (DType::Q8_0, true) => Some(("tl_qmv_pairs_q8_0_gated", 3)),
+        (DType::Q4_0, false) => Some(("tl_qmv_pairs_q4_0", 2)),
+        (DType::Q4_0, true) => Some(("tl_qmv_pairs_q4_0_gated", 2)),
+        _ => None,
+    }
+}
+
+/// The product of one activation row, its input computed and quantized by every block
+/// itself, in one `tl_qmv_pairs_*` launch; false, having done nothing, when that kernel does
+/// not take the format, the row length or the weights' alignment.
+fn pairs_matvec(
+    backend: &CudaBackend,
+    dtype: DType,
+    weights: &QmvWeightsArg,
+    input: &LinearInputArg,
+    y: (u64, DType),
+    (gated, prefetch): (bool, bool),
+) -> Result<bool> {
+    let Some((name, stages)) = pairs_kernel(dtype, gated) else {
+        return Ok(false);
+    };
+    let block_bytes = dtype.block_bytes();
+    let k = input.k as usize;
+    // A lane reads its pair as words: every row must start on a word.
+    let on_word = |bytes: i64| bytes % 4 == 0;
+    let first_row = weights.w as i64 + weights.w_offset * block_bytes as i64;
+    if !k.is_multiple_of(64)
+        || !on_word(first_row)
+        || !on_word(weights.w_stride * block_bytes as i64)
+        || (gated && !on_word(weights.up_delta))
+    {
+        return Ok(false);
+    }
+    let stage_bytes = PAIR_CHUNK * 2 * block_bytes + 32;
+    let shared_bytes =
+        PAIR_WARPS * stages * stage_bytes + k / 64 * PAIR_RECORD_BYTES + input.scratch_bytes();
+    if shared_bytes > backend.max_shared_bytes {
+        return Ok(false);
+    }
+    let f = backend.function_with_shared("quant.cu", name, shared_bytes)?;
+    // One block a multiprocessor: each block computes the input, so fewer is cheaper.
+    let blocks = (weights.n as usize)
+        .div_ceil(PAIR_WARPS)
+        .min(backend.sm_count as usize);
+    let config = LaunchConfig {
+        grid_dim: (blocks as u32, 1, 1),
+        block_dim: ((PAIR_WARPS * 32) as u32, 1, 1),
+        shared_mem_bytes: shared_bytes as u32,
+    };
+    let (dt, prefetch) = (dtype_code(y.1), i32::from(prefetch));
+    launch_dependent!(backend, f, config, weights, input, &y.0, &dt, &prefetch)?;
+    Ok(true)
 }
 
 /// More activation rows: 64 × 64 output tiles, each weight group decoded once per tile.

@@ -111,3 +111,22 @@ pub fn many_rows_cases() -> Vec<Case> {
     }
     cases
 }
+
+/// Quantized weights with more rows than the GPU holds warps of its pair mat-vec, so that
+/// every warp takes several rows (gate and up rows alternating in its pipeline).
+pub fn many_quantized_rows_cases() -> Vec<Case> {
+    let norm = LinearNorm::AddRms { eps: 1e-5 };
+    [DType::Q8_0, DType::Q4_0]
+        .into_iter()
+        .flat_map(|format| {
+            [false, true].map(|gated| {
+                let w = || Input::new(&[5000, 128], format, Fill::Blocks);
+                Case::new(
+                    Op::Linear { norm, gated },
+                    inputs(norm, gated, 1, 128, DType::BF16, &w),
+                    QUANTIZED_TOLERANCE,
+                )
+            })
+        })
+        .collect()
+}

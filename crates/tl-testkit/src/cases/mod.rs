@@ -32,5 +32,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(linear::cases());
     cases.extend(nn::prefill_attention_cases());
     cases.extend(linear::many_rows_cases());
+    cases.extend(quant::block_pair_cases());
+    cases.extend(linear::many_quantized_rows_cases());
     cases
 }

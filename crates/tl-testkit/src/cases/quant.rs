@@ -197,3 +197,27 @@ fn qmatmul_cases(cases: &mut Vec<Case>) {
         ));
     }
 }
+
+/// One activation row against Q8_0 and Q4_0 weights in the shapes the GPU's pair mat-vec
+/// (a lane takes two blocks) does and does not take: a last chunk of pairs the lanes do not
+/// fill, a `Linear` with more weight rows than the GPU holds warps (each warp runs on
+/// across rows), and an odd number of blocks a row (another kernel).
+pub fn block_pair_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for format in [DType::Q8_0, DType::Q4_0] {
+        for dtype in [DType::F32, DType::BF16] {
+            let x = |k: usize| Input::uniform(&[1, k], dtype);
+            cases.push(Case::new(
+                Op::QMatMul,
+                vec![x(64 * 40), blocks(&[33, 64 * 40], format)],
+                QMATMUL_TOLERANCE,
+            ));
+            cases.push(Case::new(
+                Op::QMatMul,
+                vec![x(96), blocks(&[33, 96], format)],
+                QMATMUL_TOLERANCE,
+            ));
+        }
+    }
+    cases
+}
