@@ -525,9 +525,9 @@ template <> struct Qmv<QF_Q6_K> {
 // The warp copies bytes [begin, end) of global memory into `stage`, as the aligned 16-byte
 // pieces that cover them: byte `begin` lands at stage[begin % 16]. Every byte is requested
 // once, by a full-width load; a piece that crosses `limit` (the end of the buffer) is
-// copied byte by byte up to it instead.
-__device__ __forceinline__ void stage_bytes(const unsigned char* begin, const unsigned char* end,
-                                            const unsigned char* limit, unsigned char* stage, int lane) {
+// copied byte by byte up to it instead. The copies join the thread's open cp.async group.
+__device__ __forceinline__ void stage_pieces(const unsigned char* begin, const unsigned char* end,
+                                             const unsigned char* limit, unsigned char* stage, int lane) {
     const unsigned char* first = (const unsigned char*)((unsigned long long)begin & ~15ull);
     int pieces = (int)((end - first + 15) >> 4);
     if (first + 16 * pieces <= limit) {
@@ -542,6 +542,12 @@ __device__ __forceinline__ void stage_bytes(const unsigned char* begin, const un
             }
         }
     }
+}
+
+// stage_pieces as a cp.async group of its own.
+__device__ __forceinline__ void stage_bytes(const unsigned char* begin, const unsigned char* end,
+                                            const unsigned char* limit, unsigned char* stage, int lane) {
+    stage_pieces(begin, end, limit, stage, lane);
     copy_async_commit();
 }
 
@@ -845,8 +851,10 @@ TL_QMV_FORMAT(tl_qmv_q6_k, QF_Q6_K)
 // `Linear`'s input (linear_input.cuh: x, or its norm) before its dot products: one kernel
 // instead of a quantization kernel the product would wait for. One block of QP_WARPS warps a
 // multiprocessor, so the redundant input work stays small; warp g of G takes rows g, g + G,
-// … through a pipeline of QmvPair::STAGES chunks that crosses rows (as tl_qmv_*'s
-// persistent grid). Gated: a row is the gate row's chunks then the up row's.
+// … through a pipeline of QP_STAGES chunks that crosses rows (as tl_qmv_*'s persistent
+// grid). Gated: a stage holds chunk c of the gate row and of the up row, which share the
+// lane's record. The per-chunk bookkeeping, not the bytes, bounds these kernels (an H200
+// profile: dp4a ~4% of the instructions), so a chunk carries as many pairs as it can.
 // Assumptions (checked by the host): one activation row, k a multiple of 64, every row's
 // first byte 4-byte aligned, dynamic shared memory for the stages, the records and
 // linear_input's scratch.
@@ -854,14 +862,27 @@ TL_QMV_FORMAT(tl_qmv_q6_k, QF_Q6_K)
 #define QP_WARPS 16
 #define QP_RECORD 80
 #define QP_CHUNK 32
+#define QP_STAGES 2
+
+// One pair's activation record: the 64 quants (x[0..1] the first block's, x[2..3] the
+// second's) and {d0, Σq0, d1, Σq1}.
+struct PairRecord {
+    uint4 x[4];
+    uint4 sc;
+};
+
+__device__ __forceinline__ PairRecord load_record(const unsigned char* records, i64 pair) {
+    const uint4* r = (const uint4*)(records + pair * QP_RECORD);
+    return PairRecord{{r[0], r[1], r[2], r[3]}, r[4]};
+}
 
 template <int FORMAT> struct QmvPair;
 
 template <> struct QmvPair<QF_Q8_0> {
-    static constexpr int WORDS = 17, BYTES = 68, STAGES = 3;
+    static constexpr int WORDS = 17, BYTES = 68;
     // Words: d0 | q0[0..1], q0[2..29] (7 words), q0[30..31] | d1, q1 (8 words).
-    static __device__ __forceinline__ float dot(const unsigned int* w, const uint4* record) {
-        const uint4 x0 = record[0], x1 = record[1], x2 = record[2], x3 = record[3], sc = record[4];
+    static __device__ __forceinline__ float dot(const unsigned int* w, const PairRecord& record) {
+        const uint4 x0 = record.x[0], x1 = record.x[1], x2 = record.x[2], x3 = record.x[3], sc = record.sc;
         int q[8];
 #pragma unroll
         for (int t = 0; t < 8; ++t) q[t] = (int)__byte_perm(w[t], w[t + 1], 0x5432);
@@ -875,11 +896,11 @@ template <> struct QmvPair<QF_Q8_0> {
 };
 
 template <> struct QmvPair<QF_Q4_0> {
-    static constexpr int WORDS = 9, BYTES = 36, STAGES = 2;
+    static constexpr int WORDS = 9, BYTES = 36;
     // Words: d0 | qs0[0..1], qs0[2..13] (3 words), qs0[14..15] | d1, qs1 (4 words). Low
     // nibbles are a block's weights 0..15, high nibbles 16..31; Σ (q − 8)·x as in Qmv<Q4_0>.
-    static __device__ __forceinline__ float dot(const unsigned int* w, const uint4* record) {
-        const uint4 x0 = record[0], x1 = record[1], x2 = record[2], x3 = record[3], sc = record[4];
+    static __device__ __forceinline__ float dot(const unsigned int* w, const PairRecord& record) {
+        const uint4 x0 = record.x[0], x1 = record.x[1], x2 = record.x[2], x3 = record.x[3], sc = record.sc;
         const unsigned int m = 0x0f0f0f0fu;
         unsigned int a[4];
 #pragma unroll
@@ -911,20 +932,21 @@ __device__ __forceinline__ void quantize_chunk_record(i64 c, const float* f, boo
 template <int FORMAT, bool GATED>
 __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput& in, void* y, int dt, int prefetch) {
     typedef QmvPair<FORMAT> P;
-    constexpr int S = P::STAGES;
-    constexpr int STAGE = QP_CHUNK * P::BYTES + 32;
+    // A chunk plus up to 15 bytes on each side to reach 16-byte boundaries; gated, the up
+    // row's chunk follows the gate row's in the same stage.
+    constexpr int CHUNK_STAGE = QP_CHUNK * P::BYTES + 32;
+    constexpr int STAGE = (GATED ? 2 : 1) * CHUNK_STAGE;
     extern __shared__ __align__(16) unsigned char qp_shared[];
-    unsigned char(*stages)[S][STAGE] = (unsigned char(*)[S][STAGE])qp_shared;
-    unsigned char* records = qp_shared + QP_WARPS * S * STAGE;
+    unsigned char(*stages)[QP_STAGES][STAGE] = (unsigned char(*)[QP_STAGES][STAGE])qp_shared;
+    unsigned char* records = qp_shared + QP_WARPS * QP_STAGES * STAGE;
     unsigned char* scratch = records + (in.k / 64) * QP_RECORD;
 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const i64 n = p.n;
     const int pairs = (int)(p.blocks_per_row / 2);
     const int chunks = (pairs + QP_CHUNK - 1) / QP_CHUNK;
-    const int items = GATED ? 2 * chunks : chunks;
     const i64 groups = (i64)gridDim.x * QP_WARPS;
-    // The (row, item) being used and the one being staged, as in qmv's persistent grid.
+    // The (row, chunk) being used and the one being staged, as in qmv's persistent grid.
     i64 row_now = (i64)blockIdx.x * QP_WARPS + warp, row_ahead = row_now;
     int c_now = 0, c_ahead = 0, slot_now = 0, slot_ahead = 0;
     const unsigned char* at_now = p.w + (p.w_offset + row_now * p.w_stride) * (P::BYTES / 2);
@@ -932,64 +954,69 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
     const i64 step = groups * p.w_stride * (P::BYTES / 2);
     auto stage_ahead = [&]() {
         if (row_ahead < n) {
-            const unsigned char* row = at_ahead;
-            const unsigned char* limit = p.w_limit;
-            int c = c_ahead;
-            if (GATED && c >= chunks) row += p.up_delta, c -= chunks, limit = p.up_limit;
-            const int end = (c + 1) * QP_CHUNK < pairs ? (c + 1) * QP_CHUNK : pairs;
-            stage_bytes(row + (i64)c * QP_CHUNK * P::BYTES, row + (i64)end * P::BYTES, limit, stages[warp][slot_ahead],
-                        lane);
-            if (++c_ahead == items) c_ahead = 0, row_ahead += groups, at_ahead += step;
-        } else {
-            copy_async_commit();
+            const unsigned char* first = at_ahead + (i64)c_ahead * QP_CHUNK * P::BYTES;
+            const int end = (c_ahead + 1) * QP_CHUNK < pairs ? (c_ahead + 1) * QP_CHUNK : pairs;
+            const i64 bytes = (i64)(end - c_ahead * QP_CHUNK) * P::BYTES;
+            stage_pieces(first, first + bytes, p.w_limit, stages[warp][slot_ahead], lane);
+            if (GATED) {
+                stage_pieces(first + p.up_delta, first + p.up_delta + bytes, p.up_limit,
+                             stages[warp][slot_ahead] + CHUNK_STAGE, lane);
+            }
+            if (++c_ahead == chunks) c_ahead = 0, row_ahead += groups, at_ahead += step;
         }
-        slot_ahead = slot_ahead == S - 1 ? 0 : slot_ahead + 1;
+        copy_async_commit();
+        slot_ahead = slot_ahead == QP_STAGES - 1 ? 0 : slot_ahead + 1;
     };
 
     // Unless a kernel that may still run writes the weights, the first chunks are requested
     // before the wait, and the input's residual and norm weight with them.
     if (prefetch) {
-        for (int t = 0; t < S - 1; ++t) stage_ahead();
+        for (int t = 0; t < QP_STAGES - 1; ++t) stage_ahead();
     }
     linear_input_early<-1>(in, scratch);
     tl_wait_for_predecessor();
     tl_allow_successor();
     if (!prefetch) {
-        for (int t = 0; t < S - 1; ++t) stage_ahead();
+        for (int t = 0; t < QP_STAGES - 1; ++t) stage_ahead();
     }
     linear_input<-1>(in, scratch,
                      [&](i64 c, const float* f, bool valid) { quantize_chunk_record(c, f, valid, lane, records); });
     __syncthreads();
 
+    // A lane's pair is the same in every chunk c of every row: its record is read again
+    // only when c changes (never for rows of one chunk).
+    PairRecord record;
+    int record_chunk = -1;
     float acc = 0.0f, acc_up = 0.0f;
     while (row_now < n) {
         stage_ahead();
-        copy_async_wait<S - 1>();
+        copy_async_wait<QP_STAGES - 1>();
         __syncwarp();
-        const unsigned char* row = at_now;
-        int c = c_now;
-        const bool up = GATED && c >= chunks;
-        if (up) row += p.up_delta, c -= chunks;
-        const int pair = c * QP_CHUNK + lane;
+        const int pair = c_now * QP_CHUNK + lane;
         if (pair < pairs) {
-            // The chunk's first byte sits at its address modulo 16 (stage_bytes).
-            const unsigned char* first = row + (i64)c * QP_CHUNK * P::BYTES;
-            const unsigned int* src =
-                (const unsigned int*)(stages[warp][slot_now] + ((unsigned long long)first & 15) + lane * P::BYTES);
+            if (c_now != record_chunk) record = load_record(records, pair), record_chunk = c_now;
+            // The chunk's first byte sits at its address modulo 16 (stage_pieces); the up
+            // row's is as far from its own, `up_delta` being a multiple of 4 bytes only.
+            const unsigned char* first = at_now + (i64)c_now * QP_CHUNK * P::BYTES;
+            const unsigned int* src = (const unsigned int*)(stages[warp][slot_now] +
+                                                            ((unsigned long long)first & 15) + lane * P::BYTES);
             unsigned int words[P::WORDS];
 #pragma unroll
             for (int t = 0; t < P::WORDS; ++t) words[t] = src[t];
-            const float v = P::dot(words, (const uint4*)(records + (i64)pair * QP_RECORD));
-            if (up) {
-                acc_up += v;
-            } else {
-                acc += v;
+            acc += P::dot(words, record);
+            if (GATED) {
+                const unsigned int* up = (const unsigned int*)(stages[warp][slot_now] + CHUNK_STAGE +
+                                                               ((unsigned long long)(first + p.up_delta) & 15) +
+                                                               lane * P::BYTES);
+#pragma unroll
+                for (int t = 0; t < P::WORDS; ++t) words[t] = up[t];
+                acc_up += P::dot(words, record);
             }
         }
         // Every lane is done with this stage before it is refilled.
         __syncwarp();
-        slot_now = slot_now == S - 1 ? 0 : slot_now + 1;
-        if (++c_now == items) {
+        slot_now = slot_now == QP_STAGES - 1 ? 0 : slot_now + 1;
+        if (++c_now == chunks) {
             acc = warp_sum(acc);
             if (GATED) acc_up = warp_sum(acc_up);
             if (lane == 0) store_f(y, dt, row_now, GATED ? linear_gate(dt, acc, acc_up) : acc);

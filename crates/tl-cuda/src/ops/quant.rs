@@ -545,14 +545,16 @@ const PAIR_WARPS: usize = 16;
 const PAIR_CHUNK: usize = 32;
 const PAIR_RECORD_BYTES: usize = 80;
 
-/// `tl_qmv_pairs_*` for `dtype` and its pipeline stages (`QmvPair::STAGES`: measured best on
-/// an H200 for TinyLlama's shapes), or None for the formats it does not take.
-fn pairs_kernel(dtype: DType, gated: bool) -> Option<(&'static str, usize)> {
+/// Stages of a `tl_qmv_pairs_*` warp's pipeline (`QP_STAGES`).
+const PAIR_STAGES: usize = 2;
+
+/// `tl_qmv_pairs_*` for `dtype`, or None for the formats it does not take.
+fn pairs_kernel(dtype: DType, gated: bool) -> Option<&'static str> {
     match (dtype, gated) {
-        (DType::Q8_0, false) => Some(("tl_qmv_pairs_q8_0", 3)),
-        (DType::Q8_0, true) => Some(("tl_qmv_pairs_q8_0_gated", 3)),
-        (DType::Q4_0, false) => Some(("tl_qmv_pairs_q4_0", 2)),
-        (DType::Q4_0, true) => Some(("tl_qmv_pairs_q4_0_gated", 2)),
+        (DType::Q8_0, false) => Some("tl_qmv_pairs_q8_0"),
+        (DType::Q8_0, true) => Some("tl_qmv_pairs_q8_0_gated"),
+        (DType::Q4_0, false) => Some("tl_qmv_pairs_q4_0"),
+        (DType::Q4_0, true) => Some("tl_qmv_pairs_q4_0_gated"),
         _ => None,
     }
 }
@@ -568,7 +570,7 @@ fn pairs_matvec(
     y: (u64, DType),
     (gated, prefetch): (bool, bool),
 ) -> Result<bool> {
-    let Some((name, stages)) = pairs_kernel(dtype, gated) else {
+    let Some(name) = pairs_kernel(dtype, gated) else {
         return Ok(false);
     };
     let block_bytes = dtype.block_bytes();
@@ -583,9 +585,10 @@ fn pairs_matvec(
     {
         return Ok(false);
     }
-    let stage_bytes = PAIR_CHUNK * 2 * block_bytes + 32;
+    // A chunk and its alignment slack, for w and (gated) for w_up.
+    let stage_bytes = (PAIR_CHUNK * 2 * block_bytes + 32) * if gated { 2 } else { 1 };
     let shared_bytes =
-        PAIR_WARPS * stages * stage_bytes + k / 64 * PAIR_RECORD_BYTES + input.scratch_bytes();
+        PAIR_WARPS * PAIR_STAGES * stage_bytes + k / 64 * PAIR_RECORD_BYTES + input.scratch_bytes();
     if shared_bytes > backend.max_shared_bytes {
         return Ok(false);
     }
