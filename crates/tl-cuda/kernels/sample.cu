@@ -98,18 +98,24 @@ __device__ __forceinline__ float row_logit(const LogitRow& r, i64 j) {
     return r.cached ? r.cached[j] : load_f(r.x, r.dt, r.base + j * r.step);
 }
 
-// Copies the row into shared memory as f32 (the values row_logit gives), SAMPLE_BATCH loads
-// of a thread in flight together.
+// A thread's logits j0 + u·blockDim (u < SAMPLE_BATCH), loaded together: one memory latency
+// a batch, where a plain loop over the row waits for each load in turn (a row from L2 costs
+// one latency per SAMPLE_BATCH of a thread's elements instead of one per element).
 #define SAMPLE_BATCH 8
 
+__device__ __forceinline__ void load_batch(const LogitRow& r, i64 j0, float* v) {
+#pragma unroll
+    for (int u = 0; u < SAMPLE_BATCH; ++u) {
+        const i64 j = j0 + u * (i64)blockDim.x;
+        v[u] = j < r.vocab ? row_logit(r, j) : 0.0f;
+    }
+}
+
+// Copies the row into shared memory as f32 (the values row_logit gives).
 __device__ __forceinline__ void cache_row(const LogitRow& r, float* cache) {
     for (i64 j0 = threadIdx.x; j0 < r.vocab; j0 += SAMPLE_BATCH * (i64)blockDim.x) {
         float v[SAMPLE_BATCH];
-#pragma unroll
-        for (int u = 0; u < SAMPLE_BATCH; ++u) {
-            const i64 j = j0 + u * (i64)blockDim.x;
-            v[u] = j < r.vocab ? load_f(r.x, r.dt, r.base + j * r.step) : 0.0f;
-        }
+        load_batch(r, j0, v);
 #pragma unroll
         for (int u = 0; u < SAMPLE_BATCH; ++u) {
             const i64 j = j0 + u * (i64)blockDim.x;
@@ -184,9 +190,15 @@ tl_sample(const void* x, int dt, i64 x_offset, i64 x_row_stride, i64 x_col_strid
             r.cached = row_cache;
         }
         i64 best = -1;
-        for (i64 j = threadIdx.x; j < vocab; j += blockDim.x) {
-            i64 k = candidate_key(row_logit(r, j), j, vocab);
-            best = k > best ? k : best;
+        for (i64 j0 = threadIdx.x; j0 < vocab; j0 += SAMPLE_BATCH * (i64)blockDim.x) {
+            float v[SAMPLE_BATCH];
+            load_batch(r, j0, v);
+#pragma unroll
+            for (int u = 0; u < SAMPLE_BATCH; ++u) {
+                const i64 j = j0 + u * (i64)blockDim.x;
+                const i64 k = j < vocab ? candidate_key(v[u], j, vocab) : -1;
+                best = k > best ? k : best;
+            }
         }
         best = block_reduce<MaxOp>(best, iscratch);
         if (temperature <= 0.0) {

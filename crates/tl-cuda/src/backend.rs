@@ -308,17 +308,18 @@ impl Backend for CudaBackend {
         if bytes.is_empty() {
             return Ok(());
         }
-        // SAFETY: the range is inside the allocation; the host slice outlives the copy
-        // because we wait for the stream before returning.
+        // SAFETY: the range is inside the allocation. `bytes` is pageable memory (this
+        // backend pins no host memory), and from pageable memory the driver returns only
+        // once it has staged the bytes: the slice may go as soon as the call returns, and
+        // the copy stays ordered before the stream's later work without waiting for it.
         unsafe {
             cudarc::driver::result::memcpy_htod_async(
                 target.device_address() + byte_offset as u64,
                 bytes,
                 self.stream.cu_stream(),
             )
-            .map_err(driver_error)?;
+            .map_err(driver_error)
         }
-        self.stream.synchronize().map_err(driver_error)
     }
 
     fn read(&self, buffer: &Buffer, byte_offset: usize, len: usize) -> Result<Vec<u8>> {
