@@ -6,12 +6,15 @@ use std::sync::{Arc, Mutex};
 
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::{sys, CudaContext, CudaFunction, CudaGraph, CudaModule, CudaStream};
-use tl_tensor::{Backend, Buffer, DeviceKind, Op, Replay, Result, Tensor, TensorError};
+use tl_tensor::{
+    Backend, Buffer, DeviceKind, Op, PendingRead, Replay, Result, Tensor, TensorError,
+};
 
 use crate::buffer::{CaptureState, CudaBuffer, GraphMemory};
 use crate::compile::compile;
 use crate::error::CudaError;
 use crate::ops;
+use crate::pending_read::{CudaPendingRead, PinnedPool};
 
 pub struct CudaBackend {
     pub(crate) context: Arc<CudaContext>,
@@ -39,6 +42,8 @@ pub struct CudaBackend {
     capture: Arc<CaptureState>,
     /// cuBLAS's workspace, set once so that cuBLAS never allocates inside a recording.
     _blas_workspace: CudaBuffer,
+    /// Page-locked buffers for `read_later`.
+    pinned_reads: PinnedPool,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -96,6 +101,7 @@ impl CudaBackend {
         Ok(CudaBackend {
             capture,
             _blas_workspace: workspace,
+            pinned_reads: PinnedPool::default(),
             context,
             stream,
             blas,
@@ -320,6 +326,29 @@ impl Backend for CudaBackend {
             )
             .map_err(driver_error)
         }
+    }
+
+    fn read_later(
+        &self,
+        buffer: &Buffer,
+        byte_offset: usize,
+        len: usize,
+    ) -> Result<Box<dyn PendingRead>> {
+        self.refuse_while_recording("read from the device")?;
+        let source = self.buffer(buffer)?;
+        if byte_offset + len > source.len() {
+            return Err(TensorError::Backend {
+                backend: "cuda".into(),
+                detail: "read past the end of the buffer".into(),
+            });
+        }
+        Ok(Box::new(CudaPendingRead::start(
+            &self.context,
+            &self.stream,
+            &self.pinned_reads,
+            source.device_address() + byte_offset as u64,
+            len,
+        )?))
     }
 
     fn read(&self, buffer: &Buffer, byte_offset: usize, len: usize) -> Result<Vec<u8>> {

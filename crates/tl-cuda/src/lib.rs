@@ -11,6 +11,7 @@ pub mod error;
 pub mod kernel_sources;
 mod launch;
 mod ops;
+mod pending_read;
 
 use std::sync::Arc;
 

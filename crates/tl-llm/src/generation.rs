@@ -2,13 +2,18 @@
 //! KV cache, sampling on the device; streams complete UTF-8 text and reports speeds.
 //!
 //! On a device that records graphs (CUDA), the decode step is recorded once (after one
-//! eager step has loaded every kernel) and replayed for each token: its inputs — token,
-//! position and the sampler's uniform draw — live in device memory and are written before
-//! each replay, so the recording never changes.
+//! eager step has loaded every kernel) and replayed for each token. Its inputs live in device
+//! memory, so the recording never changes, and each replay leaves the next one's there: the
+//! sampler writes its token over the input token, the position advances by one, and the
+//! uniform draw comes from a table of draws by position written when a chain of replays
+//! starts. The host therefore enqueues a step before it has read the token the step before
+//! produced: the device never waits for the host between tokens (steps past a stop are
+//! dropped; what they wrote into the cache lies past its length).
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use tl_tensor::{DType, Op, Recording, Tensor};
+use tl_tensor::{DType, Op, PendingVec, Recording, Tensor};
 
 use crate::error::{LlmError, Result};
 use crate::kv_cache::KvCache;
@@ -75,16 +80,24 @@ impl GenerationStats {
     }
 }
 
-/// A recorded decode step: its device-resident inputs and the token it samples.
+/// A recorded decode step and its device-resident state.
 struct RecordedStep {
+    /// The step's input token (`i64 [1]`), overwritten by the token it samples.
     token: Tensor,
+    /// The step's cache row (`i32 [1]`), advanced by one by each replay.
     position: Tensor,
-    uniform: Tensor,
-    sampled: Tensor,
+    /// The sampler's uniform draw for each cache row (`f32 [capacity]`).
+    draws: Tensor,
+    /// The 1 added to the position and the index it is written at, kept for the recording.
+    _constants: [Tensor; 2],
     recording: Recording,
     /// The sampler's settings are part of the recording.
     params: SamplingParams,
 }
+
+/// Replayed steps whose tokens the device has yet to hand over: at most this many run ahead
+/// of the host, so that the next is queued while the host reads one.
+const STEPS_AHEAD: usize = 2;
 
 enum GraphState {
     /// No decode step has run yet: the first runs eagerly, loading every kernel.
@@ -103,6 +116,11 @@ pub struct Session<'m> {
     tokens: Vec<u32>,
     steps: u64,
     graph: GraphState,
+    /// The recorded step's device state follows the host's: its token and position are the
+    /// next step's (a replay keeps this true; an eager step or a dropped replay ends it).
+    chained: bool,
+    /// Replays enqueued whose tokens are not read yet, oldest first.
+    in_flight: VecDeque<PendingVec<i64>>,
 }
 
 /// The sampler's uniform draw for `step` of a generation seeded with `seed`: a counter-based
@@ -124,6 +142,8 @@ impl<'m> Session<'m> {
             tokens: Vec::new(),
             steps: 0,
             graph: GraphState::Cold,
+            chained: false,
+            in_flight: VecDeque::new(),
         })
     }
 
@@ -189,6 +209,7 @@ impl<'m> Session<'m> {
         let next = match self.replay_step(token, params)? {
             Some(next) => next,
             None => {
+                self.chained = false;
                 let logits = self.model.forward(&[token], &mut self.cache, false)?;
                 self.choose(&logits, params)?
             }
@@ -212,34 +233,83 @@ impl<'m> Session<'m> {
             }
             GraphState::Ready(step) if step.params == *params => {}
             GraphState::Warm | GraphState::Ready(_) => {
+                self.chained = false;
                 self.graph = match self.record(params)? {
                     Some(step) => GraphState::Ready(Box::new(step)),
                     None => GraphState::Off,
                 };
             }
         }
-        if !matches!(self.graph, GraphState::Ready(_)) {
+        if !self.replays(params) {
             return Ok(None);
         }
-        let draw = self.draw(params);
-        let GraphState::Ready(step) = &self.graph else {
-            return Ok(None);
-        };
-        step.token.write_slice(&[token as i32])?;
-        step.position.write_slice(&[self.cache.len() as i32])?;
-        step.uniform.write_slice(&[draw])?;
-        step.recording.replay()?;
-        let next = step.sampled.to_vec::<i64>()?[0] as u32;
-        self.cache.advance(1);
+        self.enqueue_replay(token, params)?;
+        let next = self.collect_replay()?;
+        self.steps += 1;
         Ok(Some(next))
     }
 
-    /// Records one decode step on device-resident inputs; `None` where the device cannot.
+    /// Whether the recorded step runs with `params`.
+    fn replays(&self, params: &SamplingParams) -> bool {
+        matches!(&self.graph, GraphState::Ready(step) if step.params == *params)
+            && params.repeat_penalty == 1.0
+    }
+
+    /// Enqueues a replay of the recorded step (which must run with `params`) on the token
+    /// after the last one enqueued; that is `token` when no replay continues the host's state.
+    fn enqueue_replay(&mut self, token: u32, params: &SamplingParams) -> Result<()> {
+        let GraphState::Ready(step) = &self.graph else {
+            return Err(LlmError::Tensor(tl_tensor::TensorError::bad_argument(
+                "decode step",
+                "no recorded step to replay",
+            )));
+        };
+        if !self.chained {
+            // Only here does the host write the step's state, with nothing in flight.
+            let row = self.cache.len();
+            step.token.write_slice(&[token as i64])?;
+            step.position.write_slice(&[row as i32])?;
+            let draws: Vec<f32> = (0..(self.cache.capacity() - row) as u64)
+                .map(|i| uniform_draw(params.seed, self.steps + i))
+                .collect();
+            step.draws
+                .narrow(0, row, draws.len())?
+                .write_slice(&draws)?;
+            self.chained = true;
+        }
+        step.recording.replay()?;
+        self.in_flight.push_back(step.token.to_vec_later::<i64>()?);
+        Ok(())
+    }
+
+    /// The token of the oldest replay in flight, whose input now counts as cached (the caller
+    /// counts its draw as used when it uses the token).
+    fn collect_replay(&mut self) -> Result<u32> {
+        let pending = self.in_flight.pop_front().ok_or_else(|| {
+            tl_tensor::TensorError::bad_argument("decode step", "no replay in flight")
+        })?;
+        let next = pending.wait()?[0] as u32;
+        self.cache.advance(1);
+        Ok(next)
+    }
+
+    /// Drops the replays in flight (after a stop): the device state no longer follows the
+    /// host's.
+    fn drop_replays(&mut self) {
+        if !self.in_flight.is_empty() {
+            self.in_flight.clear();
+            self.chained = false;
+        }
+    }
+
+    /// Records one decode step on device-resident state; `None` where the device cannot.
     fn record(&self, params: &SamplingParams) -> Result<Option<RecordedStep>> {
         let device = self.model.device();
-        let token = device.zeros(&[1], DType::I32)?;
+        let token = device.zeros(&[1], DType::I64)?;
         let position = device.zeros(&[1], DType::I32)?;
-        let uniform = device.zeros(&[1], DType::F32)?;
+        let draws = device.zeros(&[self.cache.capacity()], DType::F32)?;
+        let one = device.from_slice(&[1i32], &[1])?;
+        let at_first = device.from_slice(&[0i32], &[1])?;
         let recorded = device.capture(|| {
             let logits = self
                 .model
@@ -248,13 +318,20 @@ impl<'m> Session<'m> {
                     LlmError::Tensor(e) => e,
                     other => tl_tensor::TensorError::bad_argument("decode step", other.to_string()),
                 })?;
-            sample(&logits, &uniform, params)
+            let uniform = draws.index_select(0, &position)?;
+            device.run_into(&sample_op(params), &[&logits, &uniform], &[&token])?;
+            let next_position = position.add(&one)?;
+            device.run_into(
+                &Op::IndexCopy { axis: 0 },
+                &[&position, &at_first, &next_position],
+                &[&position],
+            )
         })?;
-        Ok(recorded.map(|(recording, sampled)| RecordedStep {
+        Ok(recorded.map(|(recording, ())| RecordedStep {
             token,
             position,
-            uniform,
-            sampled,
+            draws,
+            _constants: [one, at_first],
             recording,
             params: params.clone(),
         }))
@@ -308,6 +385,8 @@ impl<'m> Session<'m> {
                 context: self.cache.capacity(),
             });
         }
+        self.drop_replays();
+        self.chained = false;
         self.cache.truncate(reuse);
         self.tokens.truncate(reuse);
         let fresh = &prompt[reuse..];
@@ -323,6 +402,16 @@ impl<'m> Session<'m> {
         let mut decode_time = None;
         let stop = loop {
             generated += 1;
+            // Keep the device busy while the host handles this token: the steps after it,
+            // up to the one that caches the last token, go ahead of the host.
+            if self.replays(params) {
+                while self.in_flight.len() < STEPS_AHEAD
+                    && generated + self.in_flight.len() <= max_tokens
+                {
+                    self.cache.ensure_room(self.in_flight.len() + 1)?;
+                    self.enqueue_replay(token, params)?;
+                }
+            }
             if tokenizer.is_end_of_generation(token) && !params.ignore_end_of_generation {
                 break StopReason::EndOfGeneration;
             }
@@ -345,12 +434,24 @@ impl<'m> Session<'m> {
                 // The last token's own pass (so that the next turn finds it cached) is not
                 // part of producing these tokens.
                 decode_time = Some(decode_start.elapsed());
+                if self.in_flight.is_empty() {
+                    self.cache_token(token)?;
+                } else {
+                    self.collect_replay()?;
+                }
                 self.tokens.push(token);
-                self.cache_token(token)?;
                 break StopReason::MaxTokens;
             }
-            token = self.step(token, params)?;
+            token = if self.in_flight.is_empty() {
+                self.step(token, params)?
+            } else {
+                let next = self.collect_replay()?;
+                self.steps += 1;
+                self.tokens.push(token);
+                next
+            };
         };
+        self.drop_replays();
         let rest = decoder.finish();
         if stop != StopReason::StopString && !rest.is_empty() {
             on_text(&rest);
@@ -371,19 +472,20 @@ impl<'m> Session<'m> {
     }
 }
 
+fn sample_op(params: &SamplingParams) -> Op {
+    Op::Sample {
+        temperature: params.temperature,
+        top_k: params.top_k,
+        top_p: params.top_p,
+        min_p: params.min_p,
+    }
+}
+
 /// `Op::Sample` of `logits [1, vocab]` with the uniform draw `uniform [1]`.
 fn sample(
     logits: &Tensor,
     uniform: &Tensor,
     params: &SamplingParams,
 ) -> std::result::Result<Tensor, tl_tensor::TensorError> {
-    logits.device().run1(
-        &Op::Sample {
-            temperature: params.temperature,
-            top_k: params.top_k,
-            top_p: params.top_p,
-            min_p: params.min_p,
-        },
-        &[logits, uniform],
-    )
+    logits.device().run1(&sample_op(params), &[logits, uniform])
 }

@@ -35,6 +35,18 @@ pub trait Backend: Send + Sync + Debug {
     fn write(&self, buffer: &Buffer, byte_offset: usize, bytes: &[u8]) -> Result<()>;
     /// Copies `len` bytes starting at `byte_offset` to the host, after pending work.
     fn read(&self, buffer: &Buffer, byte_offset: usize, len: usize) -> Result<Vec<u8>>;
+    /// Starts copying `len` bytes starting at `byte_offset` to the host once the work
+    /// enqueued so far is done, without waiting for it: work enqueued later may overwrite the
+    /// buffer and run while the copy is awaited. The CPU, which runs ops as they come, just
+    /// reads.
+    fn read_later(
+        &self,
+        buffer: &Buffer,
+        byte_offset: usize,
+        len: usize,
+    ) -> Result<Box<dyn PendingRead>> {
+        Ok(Box::new(ReadDone(self.read(buffer, byte_offset, len)?)))
+    }
     fn execute(&self, op: &Op, inputs: &[&Tensor], outputs: &[&Tensor]) -> Result<()>;
     /// Waits until every enqueued op has finished.
     fn synchronize(&self) -> Result<()>;
@@ -67,4 +79,19 @@ pub trait Backend: Send + Sync + Debug {
 pub trait Replay: Send + Sync {
     /// Enqueues the recorded work once more.
     fn replay(&self) -> Result<()>;
+}
+
+/// A copy to the host started by [`Backend::read_later`].
+pub trait PendingRead: Send {
+    /// Waits for the copy and returns the bytes.
+    fn wait(self: Box<Self>) -> Result<Vec<u8>>;
+}
+
+/// A read that was done when it was asked for.
+struct ReadDone(Vec<u8>);
+
+impl PendingRead for ReadDone {
+    fn wait(self: Box<Self>) -> Result<Vec<u8>> {
+        Ok(self.0)
+    }
 }

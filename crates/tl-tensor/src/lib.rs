@@ -22,7 +22,7 @@ pub mod signature;
 pub mod tensor;
 mod tensor_ops;
 
-pub use backend::{Backend, DeviceKind, Replay};
+pub use backend::{Backend, DeviceKind, PendingRead, Replay};
 pub use buffer::{Buffer, DeviceBuffer};
 pub use device::{Device, Recording};
 pub use dtype::DType;
@@ -35,6 +35,6 @@ pub use op::{
 };
 pub use rope_attention::rope_attention_composed;
 pub use signature::TensorSpec;
-pub use tensor::Tensor;
+pub use tensor::{PendingVec, Tensor};
 
 pub use half::{bf16, f16};

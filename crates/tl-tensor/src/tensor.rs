@@ -262,6 +262,28 @@ impl Tensor {
             .collect())
     }
 
+    /// Starts copying the elements to the host after the work enqueued so far, without
+    /// waiting (see [`crate::Backend::read_later`]); later ops may overwrite the tensor
+    /// meanwhile.
+    pub fn to_vec_later<T: HostElement>(&self) -> Result<PendingVec<T>> {
+        if T::DTYPE != self.dtype {
+            return Err(TensorError::DTypeMismatch {
+                op: "to_vec_later".into(),
+                lhs: self.dtype,
+                rhs: T::DTYPE,
+            });
+        }
+        let dense = self.contiguous()?;
+        let (start, len) = dense.byte_range();
+        Ok(PendingVec {
+            read: self
+                .device
+                .backend()
+                .read_later(&dense.buffer, start, len)?,
+            element: std::marker::PhantomData,
+        })
+    }
+
     /// The elements as f64 (plain dtypes only; dequantize first otherwise).
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
         let bytes = self.to_bytes()?;
@@ -282,5 +304,22 @@ impl Tensor {
             ));
         }
         Ok(self.to_f64_vec()?[0])
+    }
+}
+
+/// Elements on their way to the host ([`Tensor::to_vec_later`]).
+pub struct PendingVec<T> {
+    read: Box<dyn crate::backend::PendingRead>,
+    element: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: HostElement> PendingVec<T> {
+    /// Waits for the copy.
+    pub fn wait(self) -> Result<Vec<T>> {
+        let bytes = self.read.wait()?;
+        Ok(bytes
+            .chunks_exact(std::mem::size_of::<T>())
+            .map(bytemuck::pod_read_unaligned)
+            .collect())
     }
 }
