@@ -26,7 +26,8 @@ for name in ["tinyllama", "smollm2-135m"]:
 PY
 prompt="The quick brown fox jumps over the lazy dog and then"
 same=0 different=0
-compare() {  # label, then the arguments of one run; stdin is given to both runs
+compare() {  # label, then the arguments of one run; stdin is given to both runs (not
+    # through a pipe: the counts would stay in its subshell)
     local label=$1; shift
     local input; input=$(cat)
     "$tl" "$@" <<<"$input" >/tmp/decode-graph.txt 2>/tmp/decode-graph.err || tail -n 3 /tmp/decode-graph.err
@@ -49,8 +50,8 @@ for weights in "tinyllama" "tinyllama --quantize q4_0" "tinyllama --quantize q8_
                 --max-tokens "$n" --ignore-eos </dev/null
         done
     done
-    printf 'hello there\ntell me more about it\n/reset\nagain\n/exit\n' |
-        compare "$weights chat" chat "${model[@]}" --max-tokens 40
+    compare "$weights chat" chat "${model[@]}" --max-tokens 40 \
+        < <(printf 'hello there\ntell me more about it\n/reset\nagain\n/exit\n')
 done
 compare "stop string" generate --device cuda --model "$models/smollm2-135m" --prompt "$prompt" \
     --max-tokens 64 --stop "<t" </dev/null
