@@ -171,6 +171,20 @@ impl CudaBackend {
     }
 
     /// Host transfers wait for the stream, which a recording forbids.
+    /// The device address of bytes `byte_offset..byte_offset + len` of `buffer`, checked to
+    /// lie inside it, for a read to the host (refused while recording).
+    fn readable(&self, buffer: &Buffer, byte_offset: usize, len: usize) -> Result<u64> {
+        self.refuse_while_recording("read from the device")?;
+        let source = self.buffer(buffer)?;
+        if byte_offset + len > source.len() {
+            return Err(TensorError::Backend {
+                backend: "cuda".into(),
+                detail: "read past the end of the buffer".into(),
+            });
+        }
+        Ok(source.device_address() + byte_offset as u64)
+    }
+
     fn refuse_while_recording(&self, what: &str) -> Result<()> {
         if self.capture.is_recording() {
             return Err(TensorError::Backend {
@@ -334,39 +348,25 @@ impl Backend for CudaBackend {
         byte_offset: usize,
         len: usize,
     ) -> Result<Box<dyn PendingRead>> {
-        self.refuse_while_recording("read from the device")?;
-        let source = self.buffer(buffer)?;
-        if byte_offset + len > source.len() {
-            return Err(TensorError::Backend {
-                backend: "cuda".into(),
-                detail: "read past the end of the buffer".into(),
-            });
-        }
+        let source = self.readable(buffer, byte_offset, len)?;
         Ok(Box::new(CudaPendingRead::start(
             &self.context,
             &self.stream,
             &self.pinned_reads,
-            source.device_address() + byte_offset as u64,
+            source,
             len,
         )?))
     }
 
     fn read(&self, buffer: &Buffer, byte_offset: usize, len: usize) -> Result<Vec<u8>> {
-        self.refuse_while_recording("read from the device")?;
-        let source = self.buffer(buffer)?;
-        if byte_offset + len > source.len() {
-            return Err(TensorError::Backend {
-                backend: "cuda".into(),
-                detail: "read past the end of the buffer".into(),
-            });
-        }
+        let source = self.readable(buffer, byte_offset, len)?;
         let mut host = vec![0u8; len];
         if len > 0 {
             // SAFETY: the range is inside the allocation; we wait before using `host`.
             unsafe {
                 cudarc::driver::result::memcpy_dtoh_async(
                     &mut host,
-                    source.device_address() + byte_offset as u64,
+                    source,
                     self.stream.cu_stream(),
                 )
                 .map_err(driver_error)?;

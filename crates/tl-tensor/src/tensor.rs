@@ -226,13 +226,7 @@ impl Tensor {
     /// Overwrites the elements of this dense tensor with `data` (row-major, of its dtype),
     /// after pending work that reads or writes it.
     pub fn write_slice<T: HostElement>(&self, data: &[T]) -> Result<()> {
-        if T::DTYPE != self.dtype {
-            return Err(TensorError::DTypeMismatch {
-                op: "write_slice".into(),
-                lhs: self.dtype,
-                rhs: T::DTYPE,
-            });
-        }
+        self.check_host_element::<T>("write_slice")?;
         if !self.is_contiguous() || data.len() != self.numel() {
             return Err(TensorError::bad_shape(
                 "write_slice",
@@ -248,31 +242,27 @@ impl Tensor {
 
     /// The elements in row-major order as `T`, which must match the dtype.
     pub fn to_vec<T: HostElement>(&self) -> Result<Vec<T>> {
+        self.check_host_element::<T>("to_vec")?;
+        Ok(host_elements(&self.to_bytes()?))
+    }
+
+    /// An error unless `T` is the host type of this tensor's dtype.
+    fn check_host_element<T: HostElement>(&self, op: &str) -> Result<()> {
         if T::DTYPE != self.dtype {
             return Err(TensorError::DTypeMismatch {
-                op: "to_vec".into(),
+                op: op.into(),
                 lhs: self.dtype,
                 rhs: T::DTYPE,
             });
         }
-        let bytes = self.to_bytes()?;
-        Ok(bytes
-            .chunks_exact(std::mem::size_of::<T>())
-            .map(bytemuck::pod_read_unaligned)
-            .collect())
+        Ok(())
     }
 
     /// Starts copying the elements to the host after the work enqueued so far, without
     /// waiting (see [`crate::Backend::read_later`]); later ops may overwrite the tensor
     /// meanwhile.
     pub fn to_vec_later<T: HostElement>(&self) -> Result<PendingVec<T>> {
-        if T::DTYPE != self.dtype {
-            return Err(TensorError::DTypeMismatch {
-                op: "to_vec_later".into(),
-                lhs: self.dtype,
-                rhs: T::DTYPE,
-            });
-        }
+        self.check_host_element::<T>("to_vec_later")?;
         let dense = self.contiguous()?;
         let (start, len) = dense.byte_range();
         Ok(PendingVec {
@@ -307,6 +297,14 @@ impl Tensor {
     }
 }
 
+/// Bytes read from a device as elements of `T`.
+fn host_elements<T: HostElement>(bytes: &[u8]) -> Vec<T> {
+    bytes
+        .chunks_exact(std::mem::size_of::<T>())
+        .map(bytemuck::pod_read_unaligned)
+        .collect()
+}
+
 /// Elements on their way to the host ([`Tensor::to_vec_later`]).
 pub struct PendingVec<T> {
     read: Box<dyn crate::backend::PendingRead>,
@@ -316,10 +314,6 @@ pub struct PendingVec<T> {
 impl<T: HostElement> PendingVec<T> {
     /// Waits for the copy.
     pub fn wait(self) -> Result<Vec<T>> {
-        let bytes = self.read.wait()?;
-        Ok(bytes
-            .chunks_exact(std::mem::size_of::<T>())
-            .map(bytemuck::pod_read_unaligned)
-            .collect())
+        Ok(host_elements(&self.read.wait()?))
     }
 }
