@@ -849,8 +849,9 @@ TL_QMV_FORMAT(tl_qmv_q6_k, QF_Q6_K)
 // record a pair (the 64 quants, then d and Σq of each block: five 16-byte reads, and the
 // record stride spreads 8 lanes over all banks), which each block makes itself from
 // `Linear`'s input (linear_input.cuh: x, or its norm) before its dot products: one kernel
-// instead of a quantization kernel the product would wait for. One block of QP_WARPS warps a
-// multiprocessor, so the redundant input work stays small; warp g of G takes rows g, g + G,
+// instead of a quantization kernel the product would wait for. At most one block of QP_WARPS
+// warps a multiprocessor (the host launches only as many as keep the rows of the busiest
+// warp), so the redundant input work stays small; warp g of G takes rows g, g + G,
 // … through a pipeline of QP_STAGES chunks that crosses rows (as tl_qmv_*'s persistent
 // grid). Gated: a stage holds chunk c of the gate row and of the up row, which share the
 // lane's record. The per-chunk bookkeeping, not the bytes, bounds these kernels (an H200
