@@ -55,7 +55,7 @@ impl std::fmt::Debug for CudaBackend {
 /// Dynamic shared memory a kernel may use without opting in.
 pub(crate) const DEFAULT_SHARED_BYTES: usize = 48 * 1024;
 
-fn driver_error(e: impl std::fmt::Display) -> TensorError {
+pub(crate) fn driver_error(e: impl std::fmt::Display) -> TensorError {
     CudaError::Driver(e.to_string()).into()
 }
 
@@ -170,7 +170,6 @@ impl CudaBackend {
         Ok(CudaBuffer::pooled(slice, &self.capture))
     }
 
-    /// Host transfers wait for the stream, which a recording forbids.
     /// The device address of bytes `byte_offset..byte_offset + len` of `buffer`, checked to
     /// lie inside it, for a read to the host (refused while recording).
     fn readable(&self, buffer: &Buffer, byte_offset: usize, len: usize) -> Result<u64> {
@@ -185,6 +184,7 @@ impl CudaBackend {
         Ok(source.device_address() + byte_offset as u64)
     }
 
+    /// Host transfers wait for the stream, which a recording forbids.
     fn refuse_while_recording(&self, what: &str) -> Result<()> {
         if self.capture.is_recording() {
             return Err(TensorError::Backend {
@@ -328,10 +328,11 @@ impl Backend for CudaBackend {
         if bytes.is_empty() {
             return Ok(());
         }
-        // SAFETY: the range is inside the allocation. `bytes` is pageable memory (this
-        // backend pins no host memory), and from pageable memory the driver returns only
-        // once it has staged the bytes: the slice may go as soon as the call returns, and
-        // the copy stays ordered before the stream's later work without waiting for it.
+        // SAFETY: the range is inside the allocation. `bytes` is pageable memory (the only
+        // page-locked memory here is `read_later`'s own), and from pageable memory the
+        // driver returns only once it has staged the bytes: the slice may go as soon as the
+        // call returns, and the copy stays ordered before the stream's later work without
+        // waiting for it.
         unsafe {
             cudarc::driver::result::memcpy_htod_async(
                 target.device_address() + byte_offset as u64,

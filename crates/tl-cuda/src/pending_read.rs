@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use cudarc::driver::{result, sys, CudaContext, CudaEvent, CudaStream, PinnedHostSlice};
 use tl_tensor::{PendingRead, Result};
 
-use crate::error::CudaError;
+use crate::backend::driver_error;
 
 /// Page-locked buffers of this many bytes are kept for reuse: freeing page-locked memory
 /// may wait for the device, which would stall the work the caller keeps enqueued.
@@ -24,10 +24,6 @@ pub(crate) struct CudaPendingRead {
     pool: PinnedPool,
 }
 
-fn driver(e: impl std::fmt::Display) -> tl_tensor::TensorError {
-    CudaError::Driver(e.to_string()).into()
-}
-
 impl CudaPendingRead {
     /// Enqueues the copy of `len` bytes at device address `source` on `stream`.
     pub(crate) fn start(
@@ -37,26 +33,25 @@ impl CudaPendingRead {
         source: sys::CUdeviceptr,
         len: usize,
     ) -> Result<CudaPendingRead> {
-        let pooled = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut host = match pooled {
-            Some(host) if len <= POOLED_READ_BYTES => host,
-            other => {
-                if let Some(host) = other {
-                    pool.lock().unwrap_or_else(|e| e.into_inner()).push(host);
-                }
-                // SAFETY: the bytes are written by the copy before anyone reads them.
-                unsafe { context.alloc_pinned_with_flags::<u8>(len.max(POOLED_READ_BYTES), 0) }
-                    .map_err(driver)?
-            }
+        let pooled = if len <= POOLED_READ_BYTES {
+            pool.lock().unwrap_or_else(|e| e.into_inner()).pop()
+        } else {
+            None
         };
-        let target = host.as_mut_slice().map_err(driver)?;
+        let mut host = match pooled {
+            Some(host) => host,
+            // SAFETY: the bytes are written by the copy before anyone reads them.
+            None => unsafe { context.alloc_pinned_with_flags::<u8>(len.max(POOLED_READ_BYTES), 0) }
+                .map_err(driver_error)?,
+        };
+        let target = host.as_mut_slice().map_err(driver_error)?;
         if len > 0 {
             // SAFETY: `source` holds `len` bytes (the caller's check); the page-locked target
             // stays alive, and out of the pool, until the event says the copy is done.
             unsafe { result::memcpy_dtoh_async(&mut target[..len], source, stream.cu_stream()) }
-                .map_err(driver)?;
+                .map_err(driver_error)?;
         }
-        let copied = stream.record_event(None).map_err(driver)?;
+        let copied = stream.record_event(None).map_err(driver_error)?;
         Ok(CudaPendingRead {
             host: Some(host),
             len,
@@ -68,10 +63,10 @@ impl CudaPendingRead {
 
 impl PendingRead for CudaPendingRead {
     fn wait(self: Box<Self>) -> Result<Vec<u8>> {
-        self.copied.synchronize().map_err(driver)?;
-        self.copied.context().check_err().map_err(driver)?;
+        self.copied.synchronize().map_err(driver_error)?;
+        self.copied.context().check_err().map_err(driver_error)?;
         let host = self.host.as_ref().expect("present until dropped");
-        Ok(host.as_slice().map_err(driver)?[..self.len].to_vec())
+        Ok(host.as_slice().map_err(driver_error)?[..self.len].to_vec())
     }
 }
 
