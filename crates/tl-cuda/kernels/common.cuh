@@ -52,14 +52,14 @@ __device__ __forceinline__ tl_bf16 f32_to_bf16(float f) {
     return (tl_bf16)(u >> 16);
 }
 
-// Programmatic dependent launch (sm_90 and later; no-ops before). A kernel the host launches
-// with `launch_dependent` may start while the kernel before it still runs: it must call
-// tl_wait_for_predecessor() (every thread) before it reads memory an earlier kernel wrote or
-// writes memory an earlier kernel reads; before that it may only read what no kernel still
-// running writes (the host tracks which buffers those are). tl_allow_successor() lets the
-// next such kernel start: most kernels call it right after the wait, so at most two overlap;
-// short kernels followed by a mat-vec call it first (the host is told, and counts their
-// predecessors' outputs as still being written).
+// Programmatic dependent launch (sm_90 and later; no-ops before). The host launches every
+// kernel with `launch_dependent`, so it may start while the kernel before it still runs: it
+// must call tl_wait_for_predecessor() (every thread) before it reads memory an earlier kernel
+// wrote or writes memory an earlier kernel reads; before that it may only read what no
+// kernel still running writes (the host tracks which buffers those are).
+// tl_allow_successor() lets the next kernel start: most kernels call it right after the
+// wait, so at most two overlap; short kernels followed by a mat-vec call it first (the host
+// is told, and counts their predecessors' outputs as still being written).
 __device__ __forceinline__ void tl_wait_for_predecessor() {
 #if __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
@@ -70,6 +70,13 @@ __device__ __forceinline__ void tl_allow_successor() {
 #if __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.launch_dependents;" :::);
 #endif
+}
+
+// The opening of a kernel that reads its inputs only after the wait: the next kernel starts
+// (and waits itself) while this one runs, so a chain of launches costs no launch latency.
+__device__ __forceinline__ void tl_wait_then_allow_successor() {
+    tl_wait_for_predecessor();
+    tl_allow_successor();
 }
 
 // Dtype codes, in step with `dtype_code` in src/launch.rs.

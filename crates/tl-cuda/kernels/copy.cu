@@ -4,6 +4,7 @@
 
 #define TL_COPY(NAME, T) \
     extern "C" __global__ void NAME(Strided src, Strided dst, const T* x, T* y, i64 n) { \
+        tl_wait_then_allow_successor();                                               \
         TL_GRID_LOOP(i, n) { y[strided_offset(dst, i)] = x[strided_offset(src, i)]; } \
     }
 
@@ -16,6 +17,7 @@ TL_COPY(tl_copy_u128, uint4)
 // Cast follows Op::Cast: floats truncate toward zero (saturating) into integers, Bool is
 // x != 0; float-to-float goes through f32 exactly.
 extern "C" __global__ void tl_cast(Strided src, const void* x, int dt_in, void* y, int dt_out, i64 n) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(i, n) {
         i64 o = strided_offset(src, i);
         if (is_float_dtype(dt_in) && is_float_dtype(dt_out)) {

@@ -14,15 +14,18 @@ __device__ __forceinline__ double tl_bits24(unsigned long long seed, unsigned lo
 }
 
 extern "C" __global__ void tl_full(void* y, int dt, double value, i64 n) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(i, n) { store_d(y, dt, i, value); }
 }
 
 extern "C" __global__ void tl_arange(void* y, int dt, double start, double step, i64 n) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(i, n) { store_d(y, dt, i, start + (double)i * step); }
 }
 
 extern "C" __global__ void tl_rand_uniform(void* y, int dt, double low, double high,
                                            unsigned long long seed, i64 n) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(i, n) {
         double u = tl_bits24(seed, (unsigned long long)i) / 16777216.0;
         store_d(y, dt, i, low + (high - low) * u);
@@ -31,6 +34,7 @@ extern "C" __global__ void tl_rand_uniform(void* y, int dt, double low, double h
 
 extern "C" __global__ void tl_rand_normal(void* y, int dt, double mean, double std_dev,
                                           unsigned long long seed, i64 n) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(i, n) {
         unsigned long long k = (unsigned long long)i * 2ULL;
         double u1 = (tl_bits24(seed, k) + 1.0) / 16777216.0;

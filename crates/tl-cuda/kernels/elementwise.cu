@@ -63,6 +63,7 @@ __device__ __forceinline__ i64 unary_i(int op, i64 x) {
 }
 
 extern "C" __global__ void tl_unary(int op, Strided a, const void* x, int dt, void* y, i64 n) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(i, n) {
         i64 o = strided_offset(a, i);
         if (is_float_dtype(dt)) {
@@ -74,6 +75,7 @@ extern "C" __global__ void tl_unary(int op, Strided a, const void* x, int dt, vo
 }
 
 extern "C" __global__ void tl_affine(Strided a, const void* x, int dt, void* y, float scale, float bias, i64 n) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(i, n) { store_f(y, dt, i, fmaf(load_f(x, dt, strided_offset(a, i)), scale, bias)); }
 }
 
@@ -112,6 +114,7 @@ __device__ __forceinline__ i64 binary_i(int op, i64 a, i64 b) {
 
 extern "C" __global__ void tl_binary(int op, Strided a, Strided b, const void* x, const void* z,
                                      int dt, void* y, i64 n) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(i, n) {
         i64 oa = strided_offset(a, i), ob = strided_offset(b, i);
         if (is_float_dtype(dt)) {
@@ -143,6 +146,7 @@ __device__ __forceinline__ bool compare_values(int op, T a, T b) {
 
 extern "C" __global__ void tl_compare(int op, Strided a, Strided b, const void* x, const void* z,
                                       int dt, unsigned char* y, i64 n) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(i, n) {
         i64 oa = strided_offset(a, i), ob = strided_offset(b, i);
         bool r;
@@ -161,6 +165,7 @@ extern "C" __global__ void tl_compare(int op, Strided a, Strided b, const void* 
 #define TL_WHERE(NAME, T) \
     extern "C" __global__ void NAME(Strided c, Strided a, Strided b, const unsigned char* cond, \
                                     const T* x, const T* z, T* y, i64 n) { \
+        tl_wait_then_allow_successor(); \
         TL_GRID_LOOP(i, n) { \
             y[i] = cond[strided_offset(c, i)] ? x[strided_offset(a, i)] : z[strided_offset(b, i)]; \
         } \

@@ -35,7 +35,8 @@ __device__ __forceinline__ bool index_in_range(i64 p, i64 size) { return p >= 0 
 #define TL_INDEX_SELECT(SUFFIX, T, ZERO)                                                           \
     extern "C" __global__ void tl_index_select_rows_##SUFFIX(                                     \
         Strided outer, Strided inner, i64 axis_stride, i64 size, Strided idx, const void* ip,     \
-        int idt, const T* x, T* y, i64 n, i64 rows, i64 inner_len) {                               \
+        int idt, const T* x, T* y, i64 n, i64 rows, i64 inner_len) {                              \
+        tl_wait_then_allow_successor();                                                           \
         for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {                                      \
             i64 j = r % n, o = r / n;                                                            \
             i64 p = load_i(ip, idt, strided_offset(idx, j));                                      \
@@ -49,7 +50,8 @@ __device__ __forceinline__ bool index_in_range(i64 p, i64 size) { return p >= 0 
     }                                                                                             \
     extern "C" __global__ void tl_index_select_flat_##SUFFIX(                                     \
         Strided outer, Strided inner, i64 axis_stride, i64 size, Strided idx, const void* ip,     \
-        int idt, const T* x, T* y, i64 n, i64 rows, i64 inner_len) {                               \
+        int idt, const T* x, T* y, i64 n, i64 rows, i64 inner_len) {                              \
+        tl_wait_then_allow_successor();                                                           \
         TL_GRID_LOOP(e, rows * inner_len) {                                                       \
             i64 k = e % inner_len, r = e / inner_len;                                             \
             i64 j = r % n, o = r / n;                                                            \
@@ -73,6 +75,7 @@ TL_INDEX_SELECT(u128, uint4, make_uint4(0u, 0u, 0u, 0u))
     extern "C" __global__ void tl_gather_##SUFFIX(Strided src, i64 axis_stride, i64 size,         \
                                                   Strided idx, const void* ip, int idt,           \
                                                   const T* x, T* y, i64 count) {                  \
+        tl_wait_then_allow_successor();                                                           \
         TL_GRID_LOOP(e, count) {                                                                  \
             i64 p = load_i(ip, idt, strided_offset(idx, e));                                      \
             y[e] = index_in_range(p, size) ? x[strided_offset(src, e) + p * axis_stride] : (T)0;  \
@@ -127,6 +130,7 @@ struct AddGeometry {
 
 extern "C" __global__ void tl_add_at(AddGeometry g, const void* dst, const void* ip, int idt,
                                      const void* src, int dt, void* y, i64 count) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(e, count) {
         i64 rest = e, target = 0;
         i64 dst_at = g.dst_offset, idx_at = g.idx_offset, src_at = g.src_offset;
@@ -168,6 +172,7 @@ extern "C" __global__ void tl_embedding_bag(int mode, const void* table, int dt,
                                             const void* ip, int idt, i64 idx_offset,
                                             i64 bag_stride, i64 item_stride, i64 per_bag,
                                             void* y, i64 dim, i64 count) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(e, count) {
         i64 bag = e / dim, col = e % dim;
         float acc = mode == BAG_MAX ? -1.0f / 0.0f : 0.0f;

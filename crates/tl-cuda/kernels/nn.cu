@@ -99,6 +99,7 @@ __device__ __forceinline__ RowGroup row_group(int group) {
 extern "C" __global__ void __launch_bounds__(1024) tl_softmax(int log_mode, Strided x_rows, i64 x_step, const void* x,
                                       Strided y_rows, i64 y_step, void* y, int dt, i64 rows, i64 d,
                                       int group) {
+    tl_wait_then_allow_successor();
     __shared__ float scratch[32];
     RowGroup g = row_group(group);
     for (i64 row = g.first; row < rows; row += g.step) {
@@ -328,6 +329,7 @@ extern "C" __global__ void __launch_bounds__(1024) tl_layer_norm(Strided x_rows,
                                          i64 w_offset, i64 w_step, const void* bias, i64 b_offset,
                                          i64 b_step, void* y, int dt, i64 rows, i64 d, double eps,
                                          int group) {
+    tl_wait_then_allow_successor();
     __shared__ float scratch[32];
     RowGroup g = row_group(group);
     for (i64 row = g.first; row < rows; row += g.step) {
@@ -695,11 +697,13 @@ __device__ __forceinline__ void attention_block(const AttentionGeometry& g, cons
     extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32) tl_attention_##COLS(           \
         AttentionGeometry g, const void* q, const void* k, const void* v, void* out,            \
         float* part_o, float* part_ml) {                                                         \
+        tl_wait_then_allow_successor();                                                          \
         attention_block<COLS, ATT_ROWS>(g, q, k, v, out, part_o, part_ml);                       \
     }                                                                                            \
     extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32) tl_attention_narrow_##COLS(    \
         AttentionGeometry g, const void* q, const void* k, const void* v, void* out,            \
         float* part_o, float* part_ml) {                                                         \
+        tl_wait_then_allow_successor();                                                          \
         attention_block<COLS, ATT_NARROW_ROWS>(g, q, k, v, out, part_o, part_ml);                \
     }
 
@@ -1154,6 +1158,7 @@ __device__ __forceinline__ void attention_mma(const AttentionGeometry& g, const 
 #define TL_ATTENTION_MMA(SUFFIX, DT, D)                                                          \
     extern "C" __global__ void __launch_bounds__(MMA_WARPS * 32) tl_attention_mma_##SUFFIX##_##D( \
         AttentionGeometry g, const void* q, const void* k, const void* v, void* out) {            \
+        tl_wait_then_allow_successor();                                                           \
         attention_mma<DT, D>(g, q, k, v, out);                                                    \
     }
 
@@ -1165,6 +1170,7 @@ TL_ATTENTION_MMA(bf16, TL_BF16, 128)
 // Merges the splits of each output element in split order: weights exp(m_s − max_s m_s).
 extern "C" __global__ void tl_attention_combine(const float* part_o, const float* part_ml, void* out,
                                                 int dt, i64 out_rows, i64 value_dim, i64 splits) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(e, out_rows * value_dim) {
         i64 row = e / value_dim, col = e % value_dim;
         float best = NEG_INF;

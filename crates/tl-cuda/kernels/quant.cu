@@ -128,6 +128,7 @@ __device__ __forceinline__ float dequantize_weight(int format, const unsigned ch
 
 extern "C" __global__ void tl_dequantize(int format, Strided rows, const unsigned char* w, i64 n_rows,
                                          i64 k, void* y, int dt) {
+    tl_wait_then_allow_successor();
     int shift = qf_block_size(format) == 256 ? 8 : 5, block_bytes = qf_block_bytes(format);
     int mask = (1 << shift) - 1;
     for (i64 row = blockIdx.y; row < n_rows; row += gridDim.y) {
@@ -173,6 +174,7 @@ __device__ __forceinline__ unsigned int nibble_code(float shifted) {
 
 extern "C" __global__ void tl_quantize_blocks(int format, Strided src, const void* x, int dt,
                                               unsigned char* y, i64 n_blocks) {
+    tl_wait_then_allow_successor();
     int lane = threadIdx.x & 31;
     i64 warp = ((i64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     i64 n_warps = ((i64)gridDim.x * blockDim.x) >> 5;
@@ -1229,6 +1231,7 @@ __device__ __forceinline__ void qmm(const unsigned char* w, i64 w_offset, i64 w_
     extern "C" __global__ void __launch_bounds__(QMM_THREADS)                                         \
         NAME(const unsigned char* w, i64 w_offset, i64 w_stride, i64 n, const signed char* qs,        \
              const float4* ds, i64 m, i64 k, void* y, int dt) {                                        \
+        tl_wait_then_allow_successor();                                                                \
         qmm<FORMAT>(w, w_offset, w_stride, n, qs, ds, m, k, y, dt);                                    \
     }
 

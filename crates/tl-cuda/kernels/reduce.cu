@@ -76,6 +76,7 @@ __device__ __forceinline__ i64 iacc_combine(int op, i64 x, i64 y) {
 
 extern "C" __global__ void tl_reduce_partial(int op, Strided kept, Strided red, const void* x, int dt,
                                              Acc* partial, i64 n_out, i64 n_red, i64 chunks, i64 chunk_len) {
+    tl_wait_then_allow_successor();
     __shared__ Acc shared[REDUCE_THREADS];
     bool integer = !is_float_dtype(dt);
     for (i64 blk = blockIdx.x; blk < n_out * chunks; blk += gridDim.x) {
@@ -115,6 +116,7 @@ extern "C" __global__ void tl_reduce_partial(int op, Strided kept, Strided red, 
 
 extern "C" __global__ void tl_reduce_final(int op, const Acc* partial, void* y, int dt, i64 n_out,
                                            i64 chunks, i64 n_red) {
+    tl_wait_then_allow_successor();
     TL_GRID_LOOP(out, n_out) {
         if (!is_float_dtype(dt)) {
             i64 acc = iacc_identity(op);
@@ -140,6 +142,7 @@ __device__ __forceinline__ bool arg_better(bool is_max, double v, double best) {
 
 extern "C" __global__ void tl_arg_reduce(int is_max, Strided kept, Strided red, const void* x, int dt,
                                          i64* y, i64 n_out, i64 n_red) {
+    tl_wait_then_allow_successor();
     __shared__ double values[REDUCE_THREADS];
     __shared__ i64 indices[REDUCE_THREADS];
     for (i64 out = blockIdx.x; out < n_out; out += gridDim.x) {

@@ -178,6 +178,7 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
 tl_sample(const void* x, int dt, i64 x_offset, i64 x_row_stride, i64 x_col_stride, const float* uniform,
           i64 u_offset, i64 u_stride, i64* y, i64 rows, i64 vocab, double temperature, i64 top_k,
           double top_p, double min_p, int cached) {
+    tl_wait_then_allow_successor();
     __shared__ i64 iscratch[32];
     __shared__ double dscratch[32];
     extern __shared__ float row_cache[];
@@ -250,6 +251,7 @@ extern "C" __global__ void __launch_bounds__(PENALTY_THREADS)
 tl_repetition_penalty(const void* x, int dt, i64 x_offset, i64 x_row_stride, i64 x_col_stride,
                       const void* tokens, int tdt, i64 t_offset, i64 t_row_stride, i64 t_col_stride,
                       void* y, i64 rows, i64 vocab, i64 n, float penalty) {
+    tl_wait_then_allow_successor();
     for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
         i64 xb = x_offset + row * x_row_stride, yb = row * vocab, tb = t_offset + row * t_row_stride;
         for (i64 j = threadIdx.x; j < vocab; j += blockDim.x) {

@@ -236,7 +236,7 @@ fn index_copy(
         ],
     );
     let f = backend.function(FILE, name)?;
-    launch_dependent!(
+    launch!(
         backend,
         f,
         grid(src.numel(), backend.max_blocks()),

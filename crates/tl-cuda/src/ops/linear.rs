@@ -235,7 +235,7 @@ fn float_weights(
     // Weights are read before the kernel waits for its predecessor, unless a kernel that
     // may still run then writes them.
     let prefetch = i32::from(backend.readable_before_wait(weights.iter().copied()));
-    launch_dependent!(
+    launch!(
         backend,
         f,
         config,

@@ -81,7 +81,7 @@ pub(crate) fn try_run(
     // Weights are read before the kernel waits for its predecessor, unless a kernel that
     // may still run then writes them.
     let prefetch = i32::from(!backend.may_be_written_in_flight(rhs));
-    launch_dependent!(
+    launch!(
         backend,
         f,
         config,

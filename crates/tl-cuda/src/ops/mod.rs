@@ -1,30 +1,16 @@
 //! Host-side launchers of the CUDA kernels, one file per op group.
 
 /// Launches kernel `$function` with a config and arguments (references to values whose C
-/// layout matches the kernel's parameters).
+/// layout matches the kernel's parameters). Every kernel calls `tl_wait_for_predecessor()`
+/// before it touches memory an earlier kernel writes or reads, so where the device allows it
+/// starts while its predecessor finishes (see `launch::launch_dependent`).
 macro_rules! launch {
-    ($backend:expr, $function:expr, $config:expr, $($arg:expr),+ $(,)?) => {{
-        use cudarc::driver::PushKernelArg as _;
-        let mut args = $backend.stream.launch_builder(&$function);
-        $( args.arg($arg); )+
-        // SAFETY: each launcher passes arguments matching its kernel's C signature,
-        // addresses of live buffers, and views that the signature check keeps inside them.
-        unsafe { args.launch($config) }.map(|_| ()).map_err(|e| tl_tensor::TensorError::Backend {
-            backend: "cuda".into(),
-            detail: format!("kernel launch failed: {e}"),
-        })
-    }};
-}
-
-/// Like `launch!`, for kernels that call `tl_wait_for_predecessor()` before they touch
-/// memory an earlier kernel writes or reads: where the device allows, they are launched to
-/// start while their predecessor finishes (see `launch::launch_dependent`).
-macro_rules! launch_dependent {
     ($backend:expr, $function:expr, $config:expr, $($arg:expr),+ $(,)?) => {{
         let mut params: Vec<*mut std::ffi::c_void> =
             vec![$( ($arg) as *const _ as *mut std::ffi::c_void ),+];
-        // SAFETY: as for `launch!`: the arguments match the kernel's C signature and live
-        // until the launch returns (the driver copies them).
+        // SAFETY: each launcher passes arguments matching its kernel's C signature (the
+        // driver copies them before this returns), addresses of live buffers, and views that
+        // the signature check keeps inside them.
         unsafe { $crate::launch::launch_dependent($backend, &$function, $config, &mut params) }
     }};
 }

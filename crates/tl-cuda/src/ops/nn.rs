@@ -227,7 +227,7 @@ fn vector_norm(
         d as i64,
     );
     backend.note_early_successor();
-    launch_dependent!(backend, f, config, &x, &residual, &w, &sum, &y, &rows, &vecs, &d, &eps)
+    launch!(backend, f, config, &x, &residual, &w, &sum, &y, &rows, &vecs, &d, &eps)
 }
 
 fn rms_norm(backend: &CudaBackend, eps: f64, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
@@ -256,7 +256,7 @@ fn rms_norm(backend: &CudaBackend, eps: f64, inputs: &[&Tensor], output: &Tensor
     );
     let (rows, d) = (rows as i64, d as i64);
     let f = backend.function(FILE, "tl_rms_norm")?;
-    launch_dependent!(
+    launch!(
         backend, f, config, &x_rows, &x_step, &xp, &wp, &w_offset, &w_step, &y, &dt, &rows, &d,
         &eps, &group
     )
@@ -299,7 +299,7 @@ fn add_rms_norm(
     );
     let (rows, d) = (rows as i64, d as i64);
     let f = backend.function(FILE, "tl_add_rms_norm")?;
-    launch_dependent!(
+    launch!(
         backend, f, config, &x_rows, &x_step, &xp, &r_rows, &r_step, &rp, &wp, &w_offset, &w_step,
         &sp, &y, &dt, &rows, &d, &eps, &group
     )
@@ -379,7 +379,7 @@ fn rope(
     let (y, dt) = (dense_address(output)?, dtype_code(x.dtype()));
     let (rows, seq, heads, head_dim) = (rows as i64, seq as i64, heads as i64, head_dim as i64);
     let f = backend.function(FILE, "tl_rope")?;
-    launch_dependent!(
+    launch!(
         backend,
         f,
         config,
@@ -416,7 +416,7 @@ fn swiglu(backend: &CudaBackend, inputs: &[&Tensor], output: &Tensor) -> Result<
     let (dt, n) = (dtype_code(output.dtype()), output.numel() as i64);
     let f = backend.function(FILE, "tl_swiglu")?;
     backend.note_early_successor();
-    launch_dependent!(
+    launch!(
         backend,
         f,
         grid(output.numel(), backend.max_blocks()),
@@ -516,7 +516,7 @@ fn rope_attention(
         base_address(outputs[2])?,
         dense_address(outputs[0])?,
     );
-    launch_dependent!(backend, f, config, &geometry, &qp, &kp, &vp, &y, &step)
+    launch!(backend, f, config, &geometry, &qp, &kp, &vp, &y, &step)
 }
 
 /// Mirrors `struct AttentionGeometry` in kernels/nn.cu.
@@ -702,7 +702,7 @@ fn attention(
             base_address(v)?,
             dense_address(output)?,
         );
-        return launch_dependent!(backend, f, config, &geometry, &qp, &kp, &vp, &y);
+        return launch!(backend, f, config, &geometry, &qp, &kp, &vp, &y);
     }
     let (qp, kp, vp, y) = (
         base_address(q)?,

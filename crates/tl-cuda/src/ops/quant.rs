@@ -331,7 +331,7 @@ fn qmatmul(backend: &CudaBackend, op: &Op, x: &Tensor, w: &Tensor, output: &Tens
     // Its early start is not noted as such: before waiting, the mat-vec after it reads only
     // weights, and only when no kernel that may still run writes them (`prefetch`); whatever
     // runs after that mat-vec finds only the mat-vec still running.
-    launch_dependent!(
+    launch!(
         backend,
         f,
         grid(act_blocks * 32, backend.max_blocks()),
@@ -494,7 +494,7 @@ fn matvec(backend: &CudaBackend, dtype: DType, p: &Product, gated: bool) -> Resu
         shared_mem_bytes: 0,
     };
     let (m, k, split, prefetch) = (p.m as i64, p.k as i64, split as i32, i32::from(p.prefetch));
-    launch_dependent!(backend, f, config, w, &p.qs, &p.ds, &m, &k, &p.y, &p.dt, &split, &prefetch)
+    launch!(backend, f, config, w, &p.qs, &p.ds, &m, &k, &p.y, &p.dt, &split, &prefetch)
 }
 
 /// `Linear` of one activation row with quantized weights: one block computes the input and
@@ -523,7 +523,7 @@ pub(crate) fn linear_matvec(
     // The mat-vec after it reads the weights early only when no earlier kernel still writes
     // them, which `prefetch` was decided on; what it reads after waiting is this kernel's.
     backend.note_early_successor();
-    launch_dependent!(backend, f, config, input, &qs, &ds)?;
+    launch!(backend, f, config, input, &qs, &ds)?;
     let product = Product {
         weights,
         prefetch,
@@ -607,7 +607,7 @@ fn pairs_matvec(
         shared_mem_bytes: shared_bytes as u32,
     };
     let (dt, prefetch) = (dtype_code(y.1), i32::from(prefetch));
-    launch_dependent!(backend, f, config, weights, input, &y.0, &dt, &prefetch)?;
+    launch!(backend, f, config, weights, input, &y.0, &dt, &prefetch)?;
     Ok(true)
 }
 
