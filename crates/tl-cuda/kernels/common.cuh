@@ -72,6 +72,41 @@ __device__ __forceinline__ void tl_allow_successor() {
 #endif
 }
 
+// Kernel timelines (compiled in with TL_TRACE, which the host defines for TL_CUDA_TRACE; see
+// src/kernel_timeline.rs): thread 0 of each block of an instrumented kernel takes
+// %globaltimer at up to six marks and, at its end, appends one 64-byte record to the ring.
+#ifdef TL_TRACE
+#define TL_TRACE_RECORDS (1 << 18)
+__device__ unsigned long long tl_trace_records[TL_TRACE_RECORDS * 8];
+__device__ unsigned int tl_trace_count;
+#endif
+
+struct KernelTimeline {
+#ifdef TL_TRACE
+    unsigned long long t[6] = {0, 0, 0, 0, 0, 0};
+#endif
+    __device__ __forceinline__ void mark(int i) {
+#ifdef TL_TRACE
+        if (threadIdx.x == 0) asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t[i]));
+#endif
+    }
+    // Mark 5 (the exit) and the record: kind 1 pair mat-vec, 2 gated, 3 decoding attention.
+    __device__ __forceinline__ void finish(int kind, int early, long long n, long long k) {
+#ifdef TL_TRACE
+        mark(5);
+        if (threadIdx.x != 0) return;
+        unsigned int sm;
+        asm("mov.u32 %0, %%smid;" : "=r"(sm));
+        const unsigned int at = atomicAdd(&tl_trace_count, 1u) % TL_TRACE_RECORDS;
+        unsigned long long* r = tl_trace_records + 8ull * at;
+        for (int i = 0; i < 6; ++i) r[i] = t[i];
+        r[6] = (unsigned long long)(unsigned int)n | ((unsigned long long)(unsigned int)k << 32);
+        r[7] = (unsigned long long)kind | ((unsigned long long)early << 4) | ((unsigned long long)sm << 8) |
+               ((unsigned long long)blockIdx.x << 32);
+#endif
+    }
+};
+
 // The opening of a kernel that reads its inputs only after the wait: the next kernel starts
 // (and waits itself) while this one runs, so a chain of launches costs no launch latency.
 __device__ __forceinline__ void tl_wait_then_allow_successor() {

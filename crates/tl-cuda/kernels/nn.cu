@@ -767,6 +767,8 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
     constexpr int VEC = DT == TL_F32 ? 4 : 8;  // elements per 16-byte vector
     constexpr int D = VPR * VEC;
     constexpr int KP = 32 / VPR;  // keys per pass of the p · V product
+    KernelTimeline timeline;
+    timeline.mark(0);
     const bool early = ROPE && r.early;
     // Before the wait: the rotation's frequencies depend on no tensor.
     const double frequency =
@@ -774,6 +776,7 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
     if (!early) {
         tl_wait_for_predecessor();
         tl_allow_successor();
+        timeline.mark(1);
     }
     __shared__ float qs[D];
     __shared__ float warp_m[DEC_WARPS], warp_l[DEC_WARPS];
@@ -811,6 +814,7 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
     if (early) {
         tl_wait_for_predecessor();
         tl_allow_successor();
+        timeline.mark(1);
     }
     if (ROPE) {
         if (t < D / 2) {
@@ -841,6 +845,7 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
         for (int c = t; c < D; c += blockDim.x) qs[c] = load_f(q, g.dt, q_base + c * g.q_strides[3]) * g.scale;
         __syncthreads();
     }
+    timeline.mark(2);
     const int sub = lane / VPR, part = lane % VPR;
     float m = NEG_INF, l = 0.0f, o[VEC];
 #pragma unroll
@@ -883,6 +888,7 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
         }
         m = m_new;
     }
+    timeline.mark(3);
     // Lanes holding the same columns (lane % VPR) sum their keys' shares.
 #pragma unroll
     for (int offset = VPR; offset < 32; offset <<= 1) {
@@ -913,6 +919,8 @@ __device__ __forceinline__ void attention_decode(const AttentionGeometry& g, con
         }
         store_f(out, DT, out_row * D + c, acc / total);
     }
+    timeline.mark(4);
+    timeline.finish(3, early, 1, end);
 }
 
 #define TL_ATTENTION_DECODE(SUFFIX, DT, VPR)                                                    \

@@ -973,18 +973,22 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
 
     // Unless a kernel that may still run writes the weights, the first chunks are requested
     // before the wait, and the input's residual and norm weight with them.
+    KernelTimeline timeline;
+    timeline.mark(0);
     if (prefetch) {
         for (int t = 0; t < QP_STAGES - 1; ++t) stage_ahead();
     }
     linear_input_early<-1>(in, scratch);
     tl_wait_for_predecessor();
     tl_allow_successor();
+    timeline.mark(1);
     if (!prefetch) {
         for (int t = 0; t < QP_STAGES - 1; ++t) stage_ahead();
     }
     linear_input<-1>(in, scratch,
                      [&](i64 c, const float* f, bool valid) { quantize_chunk_record(c, f, valid, lane, records); });
     __syncthreads();
+    timeline.mark(2);
 
     // A lane's pair is the same in every chunk c of every row: its record is read again
     // only when c changes (never for rows of one chunk).
@@ -1018,6 +1022,7 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
         }
         // Every lane is done with this stage before it is refilled.
         __syncwarp();
+        if (c_now == 0 && row_now < groups) timeline.mark(3);
         slot_now = slot_now == QP_STAGES - 1 ? 0 : slot_now + 1;
         if (++c_now == chunks) {
             acc = warp_sum(acc);
@@ -1029,6 +1034,8 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
             at_now += step;
         }
     }
+    timeline.mark(4);
+    timeline.finish(GATED ? 2 : 1, prefetch, n, in.k);
 }
 
 #define TL_QMV_PAIRS(NAME, FORMAT, GATED)                                                                   \

@@ -44,6 +44,8 @@ pub struct CudaBackend {
     _blas_workspace: CudaBuffer,
     /// Page-locked buffers for `read_later`.
     pinned_reads: PinnedPool,
+    /// Where to write kernel timelines when the backend is dropped (`TL_CUDA_TRACE`).
+    timelines: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -115,6 +117,7 @@ impl CudaBackend {
             early_successor: std::sync::atomic::AtomicBool::new(false),
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
+            timelines: std::env::var_os("TL_CUDA_TRACE").map(Into::into),
         })
     }
 
@@ -228,7 +231,7 @@ impl CudaBackend {
             match modules.get(file) {
                 Some(m) => m.clone(),
                 None => {
-                    let ptx = compile(file, &self.arch)?;
+                    let ptx = compile(file, &self.arch, self.timelines.is_some())?;
                     let module = self.context.load_module(ptx).map_err(driver_error)?;
                     modules.insert(file, module.clone());
                     module
@@ -456,3 +459,16 @@ impl Replay for CudaRecording {
 
 /// cuBLAS's workspace: PyTorch's size for Hopper, enough for every GEMM algorithm.
 const BLAS_WORKSPACE_BYTES: usize = 32 << 20;
+
+impl Drop for CudaBackend {
+    fn drop(&mut self) {
+        let Some(path) = &self.timelines else {
+            return;
+        };
+        let modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        match crate::kernel_timeline::write(modules.values(), &self.stream, path) {
+            Ok(records) => eprintln!("kernel timelines: {records} records in {}", path.display()),
+            Err(e) => eprintln!("kernel timelines: not written to {}: {e}", path.display()),
+        }
+    }
+}

@@ -37,9 +37,10 @@ fn static_arch(arch: &str) -> &'static str {
     }
 }
 
-/// Compiles kernel file `file` to PTX for `arch` (e.g. `sm_90`), without any cache.
-pub fn compile_uncached(file: &str, arch: &str) -> Result<String> {
-    let source = full_source(file).ok_or_else(|| CudaError::Compile {
+/// Compiles kernel file `file` to PTX for `arch` (e.g. `sm_90`), without any cache; with
+/// `timelines`, the variant that records kernel timelines.
+pub fn compile_uncached(file: &str, arch: &str, timelines: bool) -> Result<String> {
+    let source = full_source(file, timelines).ok_or_else(|| CudaError::Compile {
         file: file.into(),
         arch: arch.into(),
         log: "no such kernel file".into(),
@@ -63,8 +64,8 @@ pub fn compile_uncached(file: &str, arch: &str) -> Result<String> {
 }
 
 /// Compiles (or loads from the disk cache) kernel file `file` for `arch`.
-pub fn compile(file: &str, arch: &str) -> Result<Ptx> {
-    let source = full_source(file).unwrap_or_default();
+pub fn compile(file: &str, arch: &str, timelines: bool) -> Result<Ptx> {
+    let source = full_source(file, timelines).unwrap_or_default();
     let (major, minor) = nvrtc_version().unwrap_or((0, 0));
     let key = format!(
         "{:016x}-{arch}-nvrtc{major}.{minor}.ptx",
@@ -77,7 +78,7 @@ pub fn compile(file: &str, arch: &str) -> Result<Ptx> {
     {
         return Ok(Ptx::from_src(text));
     }
-    let ptx = compile_uncached(file, arch)?;
+    let ptx = compile_uncached(file, arch, timelines)?;
     if let Some(path) = cached {
         // The cache is an optimisation: failing to write it is not an error. Write to a
         // temporary name and rename so a concurrent reader never sees half a file.

@@ -28,10 +28,16 @@ pub const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The full source NVRTC compiles for `file`.
-pub fn full_source(file: &str) -> Option<String> {
+/// The full source NVRTC compiles for `file`; with `timelines`, the instrumented kernels
+/// record when their blocks reach each stage (see `kernel_timeline.rs`).
+pub fn full_source(file: &str, timelines: bool) -> Option<String> {
+    let define = if timelines {
+        "#define TL_TRACE 1\n"
+    } else {
+        ""
+    };
     FILES
         .iter()
         .find(|(name, _)| *name == file)
-        .map(|(_, source)| format!("{COMMON}\n{source}"))
+        .map(|(_, source)| format!("{define}{COMMON}\n{source}"))
 }

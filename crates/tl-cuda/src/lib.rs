@@ -9,6 +9,7 @@ mod buffer;
 pub mod compile;
 pub mod error;
 pub mod kernel_sources;
+mod kernel_timeline;
 mod launch;
 mod ops;
 mod pending_read;

@@ -1,4 +1,5 @@
-//! Every kernel file compiles with NVRTC for the architectures we ship for (sm_80, sm_90).
+//! Every kernel file compiles with NVRTC for the architectures we ship for (sm_80, sm_90),
+//! and the files with kernel-timeline marks compile with them too.
 //! Needs only the NVRTC library, not a GPU: CI installs the PyPI wheel and sets
 //! `TL_REQUIRE_NVRTC=1`, which turns a missing NVRTC into a failure instead of a skip.
 
@@ -18,15 +19,18 @@ fn every_kernel_file_compiles_for_sm80_and_sm90() {
         return;
     }
     let mut failures = Vec::new();
-    for (file, _) in FILES {
-        for arch in ["sm_80", "sm_90"] {
-            match compile_uncached(file, arch) {
-                Ok(ptx) => assert!(
-                    ptx.contains(".entry"),
-                    "{file} for {arch} produced no kernel entry"
-                ),
-                Err(e) => failures.push(e.to_string()),
-            }
+    // Every file for both architectures; the files with timeline marks also with them.
+    let variants = FILES
+        .iter()
+        .flat_map(|(file, _)| [(*file, "sm_80", false), (*file, "sm_90", false)])
+        .chain(["quant.cu", "nn.cu"].map(|file| (file, "sm_90", true)));
+    for (file, arch, timelines) in variants {
+        match compile_uncached(file, arch, timelines) {
+            Ok(ptx) => assert!(
+                ptx.contains(".entry"),
+                "{file} for {arch} produced no kernel entry"
+            ),
+            Err(e) => failures.push(e.to_string()),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
