@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-KINDS = {1: "pairs", 2: "pairs gated", 3: "attention"}
+KINDS = {1: "pairs", 2: "pairs gated", 3: "attention", 4: "sample"}
 
 
 def launches(records):
@@ -53,8 +53,9 @@ def main(path):
     print(f"{len(records)} records, {len(groups)} launches, {len(steps)} steps; "
           f"step time {np.median(step_us):.1f} us (median)")
     # One row per kind of launch (a layer repeats them), averaged over layers and steps; the
-    # step's first launch is measured from the previous step's last, so its row shows the
-    # time between steps (sampling, the position update, the embedding).
+    # step's first two launches have rows of their own: after the output head come the
+    # sampler and then the first layer, so their rows show the time between steps (the
+    # logits' cast, sampling, the position update, the embedding).
     rows = {}
     for step_index, step in enumerate(steps):
         if step_index == 0:
@@ -66,8 +67,8 @@ def main(path):
             previous = g
             first_kind = int(kind[g[0]])
             label = "attention" if first_kind == 3 else f"{KINDS.get(first_kind, '?')} {n[g[0]]}x{k[g[0]]}"
-            if slot == 0:
-                label += " (step's first)"
+            if slot < 2:
+                label += (" (step's first)", " (step's second)")[slot]
             row = rows.setdefault(label, {"blocks": len(g)})
 
             def add(name, value):

@@ -90,7 +90,8 @@ struct KernelTimeline {
         if (threadIdx.x == 0) asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t[i]));
 #endif
     }
-    // Mark 5 (the exit) and the record: kind 1 pair mat-vec, 2 gated, 3 decoding attention.
+    // Mark 5 (the exit) and the record: kind 1 pair mat-vec, 2 gated, 3 decoding attention,
+    // 4 the sampler.
     __device__ __forceinline__ void finish(int kind, int early, long long n, long long k) {
 #ifdef TL_TRACE
         mark(5);

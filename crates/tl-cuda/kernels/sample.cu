@@ -178,7 +178,10 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
 tl_sample(const void* x, int dt, i64 x_offset, i64 x_row_stride, i64 x_col_stride, const float* uniform,
           i64 u_offset, i64 u_stride, i64* y, i64 rows, i64 vocab, double temperature, i64 top_k,
           double top_p, double min_p, int cached) {
+    KernelTimeline timeline;
+    timeline.mark(0);
     tl_wait_then_allow_successor();
+    timeline.mark(1);
     __shared__ i64 iscratch[32];
     __shared__ double dscratch[32];
     extern __shared__ float row_cache[];
@@ -243,6 +246,7 @@ tl_sample(const void* x, int dt, i64 x_offset, i64 x_row_stride, i64 x_col_strid
         chosen = block_reduce<MinOp>(chosen, iscratch);
         if (threadIdx.x == 0) y[row] = key_token(chosen, vocab);
     }
+    timeline.finish(4, 0, rows, vocab);
 }
 
 // Divides each distinct token's logit by penalty when positive, multiplies it otherwise (f32,

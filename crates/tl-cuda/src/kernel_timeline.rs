@@ -1,5 +1,5 @@
-//! Kernel timelines: with `TL_CUDA_TRACE=FILE`, the instrumented kernels (the pair mat-vecs
-//! and decoding attention) are compiled to record, per block, the `%globaltimer` nanosecond
+//! Kernel timelines: with `TL_CUDA_TRACE=FILE`, the instrumented kernels (the pair mat-vecs,
+//! decoding attention and the sampler) are compiled to record, per block, the `%globaltimer` nanosecond
 //! at which it starts, passes its wait, has its input, finishes its first piece of work and
 //! its last, and exits; when the backend is dropped the records go to FILE, for
 //! `scripts/gpu/timeline_summary.py`. A developer's tool for finding where a decode step's
@@ -8,7 +8,7 @@
 //! FILE holds 64-byte records of eight little-endian u64: the six marks (0 where a block
 //! did not reach one), `n | k << 32` (the product's rows and row length, or the attention's
 //! keys in `k`), and `kind | early << 4 | multiprocessor << 8 | block << 32`, with kind 1 a
-//! pair mat-vec, 2 a gated one, 3 decoding attention. Each kernel module keeps the last
+//! pair mat-vec, 2 a gated one, 3 decoding attention, 4 the sampler (`n` rows of `k`). Each kernel module keeps the last
 //! `RECORDS` records of its kernels in a ring in device memory (`tl_trace_records`, with the
 //! running count `tl_trace_count`; kernels/common.cuh).
 

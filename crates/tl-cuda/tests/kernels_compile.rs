@@ -23,7 +23,7 @@ fn every_kernel_file_compiles_for_sm80_and_sm90() {
     let variants = FILES
         .iter()
         .flat_map(|(file, _)| [(*file, "sm_80", false), (*file, "sm_90", false)])
-        .chain(["quant.cu", "nn.cu"].map(|file| (file, "sm_90", true)));
+        .chain(["quant.cu", "nn.cu", "sample.cu"].map(|file| (file, "sm_90", true)));
     for (file, arch, timelines) in variants {
         match compile_uncached(file, arch, timelines) {
             Ok(ptx) => assert!(
