@@ -468,7 +468,7 @@ impl Drop for CudaBackend {
         let modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
         match crate::kernel_timeline::write(modules.values(), &self.stream, path) {
             Ok(records) => eprintln!("kernel timelines: {records} records in {}", path.display()),
-            Err(e) => eprintln!("kernel timelines: not written to {}: {e}", path.display()),
+            Err(e) => eprintln!("kernel timelines: {e}"),
         }
     }
 }

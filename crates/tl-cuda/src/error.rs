@@ -18,6 +18,8 @@ pub enum CudaError {
     Blas(String),
     #[error("no CUDA device with ordinal {ordinal} ({count} present)")]
     NoSuchDevice { ordinal: usize, count: usize },
+    #[error("could not write kernel timelines to {path}: {detail}")]
+    Timelines { path: String, detail: String },
 }
 
 impl From<cudarc::driver::DriverError> for CudaError {
