@@ -103,12 +103,23 @@ __device__ __forceinline__ float row_logit(const LogitRow& r, i64 j) {
 // one latency per SAMPLE_BATCH of a thread's elements instead of one per element).
 #define SAMPLE_BATCH 8
 
-__device__ __forceinline__ void load_batch(const LogitRow& r, i64 j0, float* v) {
+// DT the row's dtype as a constant (-1: row_logit, for a cached row or another dtype). With
+// r.dt, the switch in load_f put each of a batch's loads in a branch of its own and
+// converted it before the next was issued: one latency per element again (in the SASS).
+template <int DT>
+__device__ __forceinline__ void load_batch_of(const LogitRow& r, i64 j0, float* v) {
 #pragma unroll
     for (int u = 0; u < SAMPLE_BATCH; ++u) {
         const i64 j = j0 + u * (i64)blockDim.x;
-        v[u] = j < r.vocab ? row_logit(r, j) : 0.0f;
+        v[u] = j < r.vocab ? (DT >= 0 ? load_f(r.x, DT, r.base + j * r.step) : row_logit(r, j)) : 0.0f;
     }
+}
+
+__device__ __forceinline__ void load_batch(const LogitRow& r, i64 j0, float* v) {
+    if (!r.cached && r.dt == TL_F32) return load_batch_of<TL_F32>(r, j0, v);
+    if (!r.cached && r.dt == TL_BF16) return load_batch_of<TL_BF16>(r, j0, v);
+    if (!r.cached && r.dt == TL_F16) return load_batch_of<TL_F16>(r, j0, v);
+    load_batch_of<-1>(r, j0, v);
 }
 
 // Copies the row into shared memory as f32 (the values row_logit gives).
