@@ -313,12 +313,17 @@ impl<'m> Session<'m> {
         let recorded = device.capture(|| {
             let logits = self
                 .model
-                .forward_at(&token, &position, &self.cache, false)
+                .head_logits_at(&token, &position, &self.cache, false)
                 .map_err(|e| match e {
                     LlmError::Tensor(e) => e,
                     other => tl_tensor::TensorError::bad_argument("decode step", other.to_string()),
                 })?;
-            let uniform = draws.index_select(0, &position)?;
+            // Greedy sampling reads no draw: a view, where the draw's gather is a kernel.
+            let uniform = if params.temperature <= 0.0 {
+                draws.narrow(0, 0, 1)?
+            } else {
+                draws.index_select(0, &position)?
+            };
             device.run_into(&sample_op(params), &[&logits, &uniform], &[&token])?;
             let next_position = position.add(&one)?;
             device.run_into(

@@ -325,6 +325,21 @@ impl LlamaModel {
         cache: &KvCache,
         all_logits: bool,
     ) -> Result<Tensor> {
+        Ok(self
+            .head_logits_at(ids, positions, cache, all_logits)?
+            .cast(DType::F32)?)
+    }
+
+    /// [`LlamaModel::forward_at`] with the logits in the dtype the output head gives them
+    /// (the activations', f32 on the CPU): what `Op::Sample` reads without a cast's kernel
+    /// before it, as every float dtype widens to f32 exactly.
+    pub fn head_logits_at(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        cache: &KvCache,
+        all_logits: bool,
+    ) -> Result<Tensor> {
         let n = ids.numel();
         let c = &self.config;
         let embedded = self.token_embedding.index_select(0, ids)?;
@@ -464,7 +479,7 @@ impl LlamaModel {
             let normed = norm_of_stream(&mut last, &mut pending, &self.output_norm)?;
             self.output.apply(&normed, self.numerics)?
         };
-        Ok(logits.cast(DType::F32)?)
+        Ok(logits)
     }
 
     /// Causal attention of `q [n, heads, dim]` (positions `start..start + n`) over the cached
