@@ -317,7 +317,7 @@ impl LlamaModel {
     /// and values into the cache but leaves its length to the caller. With native numerics
     /// everything it does depends on device memory only, so a decode step can be recorded
     /// once and replayed; [`Numerics::LlamaCpp`] reads the cache's length on the host as the
-    /// first position.
+    /// first position. The logits are f32, as [`LlamaModel::forward`]'s.
     pub fn forward_at(
         &self,
         ids: &Tensor,
@@ -331,8 +331,9 @@ impl LlamaModel {
     }
 
     /// [`LlamaModel::forward_at`] with the logits in the dtype the output head gives them
-    /// (the activations', f32 on the CPU): what `Op::Sample` reads without a cast's kernel
-    /// before it, as every float dtype widens to f32 exactly.
+    /// (the activations': f16 or bf16 for a model whose embedding is stored so, else f32):
+    /// what `Op::Sample` reads without a cast's kernel before it, as every float dtype
+    /// widens to f32 exactly.
     pub fn head_logits_at(
         &self,
         ids: &Tensor,
