@@ -116,9 +116,13 @@ __device__ __forceinline__ void load_batch_of(const LogitRow& r, i64 j0, float* 
 }
 
 __device__ __forceinline__ void load_batch(const LogitRow& r, i64 j0, float* v) {
-    if (!r.cached && r.dt == TL_F32) return load_batch_of<TL_F32>(r, j0, v);
-    if (!r.cached && r.dt == TL_BF16) return load_batch_of<TL_BF16>(r, j0, v);
-    if (!r.cached && r.dt == TL_F16) return load_batch_of<TL_F16>(r, j0, v);
+    if (!r.cached) {
+        switch (r.dt) {
+            case TL_F32: return load_batch_of<TL_F32>(r, j0, v);
+            case TL_BF16: return load_batch_of<TL_BF16>(r, j0, v);
+            case TL_F16: return load_batch_of<TL_F16>(r, j0, v);
+        }
+    }
     load_batch_of<-1>(r, j0, v);
 }
 
