@@ -92,7 +92,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::BlockQ4_0;
-    use crate::quant::x86::{dot_u8_i8, f16_splat, hsum, load_i8, nibbles};
+    use crate::quant::x86::{dot_u8_i8, f16_splat, fold_two_chains, hsum, load_i8, nibbles};
     use crate::quant::ActivationBlock;
 
     /// One block's contribution, accumulated into `acc`.
@@ -111,17 +111,7 @@ mod avx2 {
     /// The CPU must support AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn dot_row(w: &[BlockQ4_0], x: &[ActivationBlock]) -> f32 {
-        // Two accumulators halve the dependency chain of the FMAs.
-        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut pairs_w = w.chunks_exact(2);
-        let mut pairs_x = x.chunks_exact(2);
-        for (pw, px) in (&mut pairs_w).zip(&mut pairs_x) {
-            acc0 = block(acc0, &pw[0], &px[0]);
-            acc1 = block(acc1, &pw[1], &px[1]);
-        }
-        if let (Some(w), Some(x)) = (pairs_w.remainder().first(), pairs_x.remainder().first()) {
-            acc0 = block(acc0, w, x);
-        }
+        let (acc0, acc1) = fold_two_chains!(block, _mm256_setzero_ps(), w, x);
         hsum(_mm256_add_ps(acc0, acc1))
     }
 

@@ -100,7 +100,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::BlockQ4_1;
-    use crate::quant::x86::{dot_u8_i8, f16_splat, hsum, load_i8, nibbles};
+    use crate::quant::x86::{dot_u8_i8, f16_splat, fold_two_chains, hsum, load_i8, nibbles};
     use crate::quant::ActivationBlock;
 
     /// One block: the scaled integer dot of the centred quants goes to `acc`, the offset
@@ -128,18 +128,8 @@ mod avx2 {
     /// The CPU must support AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn dot_row(w: &[BlockQ4_1], x: &[ActivationBlock]) -> f32 {
-        // Two sets of accumulators halve the dependency chains.
         let zero = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let (mut even, mut odd) = (zero, zero);
-        let mut pairs_w = w.chunks_exact(2);
-        let mut pairs_x = x.chunks_exact(2);
-        for (pw, px) in (&mut pairs_w).zip(&mut pairs_x) {
-            even = block(even, &pw[0], &px[0]);
-            odd = block(odd, &pw[1], &px[1]);
-        }
-        if let (Some(w), Some(x)) = (pairs_w.remainder().first(), pairs_x.remainder().first()) {
-            even = block(even, w, x);
-        }
+        let (even, odd) = fold_two_chains!(block, zero, w, x);
         let offsets = hsum(_mm256_add_ps(even.1, odd.1)) * 0.125;
         hsum(_mm256_add_ps(even.0, odd.0)) + offsets
     }
@@ -173,16 +163,7 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     pub(super) unsafe fn dot_row_vnni(w: &[BlockQ4_1], x: &[ActivationBlock]) -> f32 {
         let zero = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let (mut even, mut odd) = (zero, zero);
-        let mut pairs_w = w.chunks_exact(2);
-        let mut pairs_x = x.chunks_exact(2);
-        for (pw, px) in (&mut pairs_w).zip(&mut pairs_x) {
-            even = block_vnni(even, &pw[0], &px[0]);
-            odd = block_vnni(odd, &pw[1], &px[1]);
-        }
-        if let (Some(w), Some(x)) = (pairs_w.remainder().first(), pairs_x.remainder().first()) {
-            even = block_vnni(even, w, x);
-        }
+        let (even, odd) = fold_two_chains!(block_vnni, zero, w, x);
         let offsets = hsum(_mm256_add_ps(even.1, odd.1)) * 0.125;
         hsum(_mm256_add_ps(even.0, odd.0)) + offsets
     }

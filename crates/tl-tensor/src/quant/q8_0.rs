@@ -82,7 +82,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::BlockQ8_0;
-    use crate::quant::x86::{dot_i8_i8, f16_splat, hsum, load_i8};
+    use crate::quant::x86::{dot_i8_i8, f16_splat, fold_two_chains, hsum, load_i8};
     use crate::quant::ActivationBlock;
 
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -98,16 +98,7 @@ mod avx2 {
     /// The CPU must support AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn dot_row(w: &[BlockQ8_0], x: &[ActivationBlock]) -> f32 {
-        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut pairs_w = w.chunks_exact(2);
-        let mut pairs_x = x.chunks_exact(2);
-        for (pw, px) in (&mut pairs_w).zip(&mut pairs_x) {
-            acc0 = block(acc0, &pw[0], &px[0]);
-            acc1 = block(acc1, &pw[1], &px[1]);
-        }
-        if let (Some(w), Some(x)) = (pairs_w.remainder().first(), pairs_x.remainder().first()) {
-            acc0 = block(acc0, w, x);
-        }
+        let (acc0, acc1) = fold_two_chains!(block, _mm256_setzero_ps(), w, x);
         hsum(_mm256_add_ps(acc0, acc1))
     }
 
@@ -132,16 +123,7 @@ mod avx2 {
     /// The CPU must support AVX2, FMA, F16C and AVX-512 F, VL and VNNI.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     pub(super) unsafe fn dot_row_vnni(w: &[BlockQ8_0], x: &[ActivationBlock]) -> f32 {
-        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut pairs_w = w.chunks_exact(2);
-        let mut pairs_x = x.chunks_exact(2);
-        for (pw, px) in (&mut pairs_w).zip(&mut pairs_x) {
-            acc0 = block_vnni(acc0, &pw[0], &px[0]);
-            acc1 = block_vnni(acc1, &pw[1], &px[1]);
-        }
-        if let (Some(w), Some(x)) = (pairs_w.remainder().first(), pairs_x.remainder().first()) {
-            acc0 = block_vnni(acc0, w, x);
-        }
+        let (acc0, acc1) = fold_two_chains!(block_vnni, _mm256_setzero_ps(), w, x);
         hsum(_mm256_add_ps(acc0, acc1))
     }
 

@@ -8,6 +8,27 @@ use std::arch::x86_64::*;
 
 use super::{dot_row_portable, ActivationBlock, QuantBlock};
 
+/// Folds `block(accumulator, weight block, activation block)` over a row with two
+/// accumulators, starting at `zero`: even blocks into the first, odd ones into the second
+/// (two dependency chains instead of one), a last unpaired block into the first. Evaluates to
+/// both accumulators. A macro, so that `block` inlines into the caller's target features.
+macro_rules! fold_two_chains {
+    ($block:ident, $zero:expr, $w:expr, $x:expr) => {{
+        let (mut even, mut odd) = ($zero, $zero);
+        let mut pairs_w = $w.chunks_exact(2);
+        let mut pairs_x = $x.chunks_exact(2);
+        for (pw, px) in (&mut pairs_w).zip(&mut pairs_x) {
+            even = $block(even, &pw[0], &px[0]);
+            odd = $block(odd, &pw[1], &px[1]);
+        }
+        if let (Some(w), Some(x)) = (pairs_w.remainder().first(), pairs_x.remainder().first()) {
+            even = $block(even, w, x);
+        }
+        (even, odd)
+    }};
+}
+pub(super) use fold_two_chains;
+
 /// The portable kernel of any format, compiled with AVX2 enabled so that LLVM's
 /// auto-vectoriser uses 256-bit integer multiplies (the K formats' fast path).
 ///
