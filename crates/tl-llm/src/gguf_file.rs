@@ -11,6 +11,7 @@ use crate::byte_cursor::ByteCursor;
 use crate::error::{LlmError, Result};
 use crate::ggml_type::{dtype_from_ggml, ggml_type_name};
 use crate::gguf_value::{GgufValueType, MetadataArray, MetadataValue};
+use crate::mapped_bytes::{map_bytes, map_file};
 
 const GGUF_MAGIC: &[u8; 4] = b"GGUF";
 const DEFAULT_ALIGNMENT: u64 = 32;
@@ -65,38 +66,20 @@ impl GgufFile {
     /// Maps and validates a GGUF file.
     pub fn open(path: impl AsRef<Path>) -> Result<GgufFile> {
         let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|e| LlmError::io(path, &e))?;
-        let len = file.metadata().map_err(|e| LlmError::io(path, &e))?.len();
-        if len == 0 {
-            return Err(LlmError::Gguf {
-                path: path.display().to_string(),
-                offset: 0,
-                field: "magic".into(),
-                detail: "the file is empty".into(),
-            });
-        }
-        // SAFETY: the map is read-only; like every mmap reader we rely on nobody truncating
-        // the model file while it is open (that would fault, not corrupt memory safety
-        // assumptions we can check).
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| LlmError::io(path, &e))?;
-        GgufFile::from_map(path.to_path_buf(), Arc::new(map))
+        let (map, len) = map_file(path, 1, |_| LlmError::Gguf {
+            path: path.display().to_string(),
+            offset: 0,
+            field: "magic".into(),
+            detail: "the file is empty".into(),
+        })?;
+        GgufFile::parse(path.to_path_buf(), map, len)
     }
 
     /// Parses GGUF bytes held in memory (tests, or data from elsewhere); `label` names them in errors.
     pub fn from_bytes(label: impl Into<PathBuf>, bytes: &[u8]) -> Result<GgufFile> {
         let label = label.into();
-        let mut anon =
-            memmap2::MmapMut::map_anon(bytes.len().max(1)).map_err(|e| LlmError::io(&label, &e))?;
-        anon[..bytes.len()].copy_from_slice(bytes);
-        let map = anon
-            .make_read_only()
-            .map_err(|e| LlmError::io(&label, &e))?;
-        GgufFile::parse(label, Arc::new(map), bytes.len())
-    }
-
-    fn from_map(path: PathBuf, map: Arc<Mmap>) -> Result<GgufFile> {
-        let len = map.len();
-        GgufFile::parse(path, map, len)
+        let map = map_bytes(&label, bytes)?;
+        GgufFile::parse(label, map, bytes.len())
     }
 
     fn parse(path: PathBuf, map: Arc<Mmap>, len: usize) -> Result<GgufFile> {

@@ -14,6 +14,7 @@ pub mod gguf_value;
 pub mod hf_tokenizer;
 pub mod kv_cache;
 pub mod llama_model;
+mod mapped_bytes;
 pub mod model_config;
 pub mod model_info;
 pub mod model_source;

@@ -9,6 +9,7 @@ use safetensors::{Dtype, SafeTensors};
 use tl_tensor::DType;
 
 use crate::error::{LlmError, Result};
+use crate::mapped_bytes::{map_bytes, map_file};
 
 /// One tensor of a safetensors file.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,49 +40,24 @@ impl std::fmt::Debug for SafetensorsFile {
 impl SafetensorsFile {
     pub fn open(path: impl AsRef<Path>) -> Result<SafetensorsFile> {
         let path = path.as_ref();
-        let label = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|e| LlmError::io(path, &e))?;
-        let len = file.metadata().map_err(|e| LlmError::io(path, &e))?.len();
-        if len < 8 {
-            return Err(LlmError::Safetensors {
-                path: label,
-                field: "header length".into(),
-                detail: format!("the file has {len} bytes, fewer than the 8-byte header length"),
-            });
-        }
-        // SAFETY: read-only map; we rely on the model file not being truncated while open.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| LlmError::io(path, &e))?;
-        SafetensorsFile::from_map(path.to_path_buf(), Arc::new(map))
+        let (map, len) = map_file(path, 8, |len| header_too_short(path, len as usize))?;
+        SafetensorsFile::from_map_len(path.to_path_buf(), map, len)
     }
 
     /// Parses safetensors bytes held in memory (tests, fuzzing); `label` names them in errors.
     pub fn from_bytes(label: impl Into<PathBuf>, bytes: &[u8]) -> Result<SafetensorsFile> {
         let label = label.into();
-        let mut anon =
-            memmap2::MmapMut::map_anon(bytes.len().max(1)).map_err(|e| LlmError::io(&label, &e))?;
-        anon[..bytes.len()].copy_from_slice(bytes);
-        let map = anon
-            .make_read_only()
-            .map_err(|e| LlmError::io(&label, &e))?;
-        SafetensorsFile::from_map_len(label, Arc::new(map), bytes.len())
-    }
-
-    fn from_map(path: PathBuf, map: Arc<Mmap>) -> Result<SafetensorsFile> {
-        let len = map.len();
-        SafetensorsFile::from_map_len(path, map, len)
+        let map = map_bytes(&label, bytes)?;
+        SafetensorsFile::from_map_len(label, map, bytes.len())
     }
 
     /// Validates the first `len` bytes of `map` (an anonymous map is never empty, so it may
     /// be longer than the data it holds).
     fn from_map_len(path: PathBuf, map: Arc<Mmap>, len: usize) -> Result<SafetensorsFile> {
-        let label = path.display().to_string();
         if len < 8 {
-            return Err(LlmError::Safetensors {
-                path: label,
-                field: "header length".into(),
-                detail: format!("the file has {len} bytes, fewer than the 8-byte header length"),
-            });
+            return Err(header_too_short(&path, len));
         }
+        let label = path.display().to_string();
         let (header_len, metadata) =
             SafeTensors::read_metadata(&map[..len]).map_err(|e| LlmError::Safetensors {
                 path: label.clone(),
@@ -133,6 +109,15 @@ impl SafetensorsFile {
 
     pub fn tensor_bytes(&self, info: &SafetensorsTensorInfo) -> &[u8] {
         &self.map[info.file_offset..info.file_offset + info.byte_len]
+    }
+}
+
+/// The error for `len` bytes, too few to hold the 8-byte header length.
+fn header_too_short(path: &Path, len: usize) -> LlmError {
+    LlmError::Safetensors {
+        path: path.display().to_string(),
+        field: "header length".into(),
+        detail: format!("the file has {len} bytes, fewer than the 8-byte header length"),
     }
 }
 
