@@ -216,28 +216,7 @@ fn cached_decoding_equals_full_recompute() {
         .tokenizer()
         .encode("Tensor equations join and project indices.", false, true)
         .unwrap();
-    let mut full_cache = model.new_cache(64).unwrap();
-    let full = model
-        .forward(&ids, &mut full_cache, false)
-        .unwrap()
-        .to_vec::<f32>()
-        .unwrap();
-    let mut cache = model.new_cache(64).unwrap();
-    model.forward(&ids[..3], &mut cache, false).unwrap();
-    let mut last = Vec::new();
-    for &id in &ids[3..] {
-        last = model
-            .forward(&[id], &mut cache, false)
-            .unwrap()
-            .to_vec::<f32>()
-            .unwrap();
-    }
-    let range = full.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let error = full
-        .iter()
-        .zip(&last)
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
-        / range;
+    let error = common::cached_decoding_error(&model, &ids, 3);
     assert!(
         error < 1e-4,
         "cached decoding differs from a full recompute by {error}"

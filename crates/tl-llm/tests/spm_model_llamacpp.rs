@@ -166,27 +166,7 @@ fn cached_decoding_equals_a_full_recompute_in_both_numerics() {
         .unwrap();
     for numerics in [Numerics::Native, Numerics::LlamaCpp] {
         let model = LlamaModel::load_with_numerics(&source, &Device::cpu(), numerics).unwrap();
-        let full = model
-            .forward(&ids, &mut model.new_cache(32).unwrap(), false)
-            .unwrap()
-            .to_vec::<f32>()
-            .unwrap();
-        let mut cache = model.new_cache(32).unwrap();
-        model.forward(&ids[..2], &mut cache, false).unwrap();
-        let mut last = Vec::new();
-        for &id in &ids[2..] {
-            last = model
-                .forward(&[id], &mut cache, false)
-                .unwrap()
-                .to_vec::<f32>()
-                .unwrap();
-        }
-        let range = full.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let error = full
-            .iter()
-            .zip(&last)
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
-            / range;
+        let error = common::cached_decoding_error(&model, &ids, 2);
         assert!(
             error < 1e-5,
             "{numerics:?}: cached decoding differs by {error}"

@@ -22,6 +22,39 @@ pub fn default_model_path() -> PathBuf {
     path
 }
 
+/// How far the last position's logits from decoding `ids` one token at a time after a prefill
+/// of the first `prefill` tokens are from those of one forward pass over all of `ids`: the
+/// largest difference, relative to the largest logit magnitude.
+pub fn cached_decoding_error(model: &tl_llm::LlamaModel, ids: &[u32], prefill: usize) -> f32 {
+    let context = ids.len().next_power_of_two().max(16);
+    let logits = |t: tl_tensor::Tensor| t.to_vec::<f32>().expect("logits to the host");
+    let mut full_cache = model.new_cache(context).expect("a cache");
+    let full = logits(
+        model
+            .forward(ids, &mut full_cache, false)
+            .expect("the full forward"),
+    );
+    let mut cache = model.new_cache(context).expect("a cache");
+    let mut last = logits(
+        model
+            .forward(&ids[..prefill], &mut cache, false)
+            .expect("the prefill"),
+    );
+    for &id in &ids[prefill..] {
+        last = logits(
+            model
+                .forward(&[id], &mut cache, false)
+                .expect("a decode step"),
+        );
+    }
+    let range = full.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let error = full
+        .iter()
+        .zip(&last)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    error / range
+}
+
 pub fn data_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
