@@ -143,6 +143,30 @@ fn dot_rows_simd<B: pair_rows::PairBlock>(
     false
 }
 
+/// [`QuantBlock::dot_rows`] and [`QuantBlock::dot_tile`] of a format with an AVX2 row
+/// kernel `avx2::dot_rows` beside the impl, a paired-block kernel and a tile kernel (Q4_0,
+/// Q4_1 and Q8_0): written once here, expanded inside each format's impl.
+macro_rules! paired_rows_and_tiles {
+    () => {
+        #[inline]
+        fn dot_rows(simd: Simd, w: &[Self], x: &[ActivationBlock], out: &mut [f32]) {
+            #[cfg(target_arch = "x86_64")]
+            if super::dot_rows_simd(simd, w, x, out, avx2::dot_rows) {
+                return;
+            }
+            // Neither kernel runs here, so each row takes the portable one.
+            super::dot_rows_by_row(simd, w, x, out);
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[inline]
+        fn dot_tile(simd: Simd, w: &[&[Self]], x: &[&[ActivationBlock]], out: &mut [f32]) {
+            super::tile_or_rows(simd, w, x, out)
+        }
+    };
+}
+use paired_rows_and_tiles;
+
 /// The tile kernel when the CPU runs one, else the row kernels.
 #[cfg(target_arch = "x86_64")]
 #[inline]

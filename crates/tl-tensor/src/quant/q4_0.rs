@@ -2,7 +2,7 @@
 //! `j` in the low nibble of `qs[j]` and weight `j + 16` in its high nibble.
 
 use super::{dot32, f16_to_f32, f32_to_f16, unpack_nibbles};
-use super::{ActivationBlock, EncodeBlock, QuantBlock, Simd};
+use super::{paired_rows_and_tiles, ActivationBlock, EncodeBlock, QuantBlock, Simd};
 use crate::DType;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
@@ -45,21 +45,7 @@ impl QuantBlock for BlockQ4_0 {
         super::dot_row_portable(w, x)
     }
 
-    #[inline]
-    fn dot_rows(simd: Simd, w: &[Self], x: &[ActivationBlock], out: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if super::dot_rows_simd(simd, w, x, out, avx2::dot_rows) {
-            return;
-        }
-        // Neither kernel runs here, so each row takes the portable one.
-        super::dot_rows_by_row(simd, w, x, out);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[inline]
-    fn dot_tile(simd: Simd, w: &[&[Self]], x: &[&[ActivationBlock]], out: &mut [f32]) {
-        super::tile_or_rows(simd, w, x, out)
-    }
+    paired_rows_and_tiles!();
 }
 
 impl EncodeBlock for BlockQ4_0 {
