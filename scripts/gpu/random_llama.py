@@ -1,7 +1,7 @@
 """Random-weight llama models as Hugging Face folders, for the GPU checks and benchmarks:
-a real configuration (TinyLlama-1.1B, SmolLM2-135M or a small test one), random weights from
-a seed, and a byte-level tokenizer.json whose vocabulary fills the model's. Needs torch,
-transformers and tokenizers; nothing is downloaded.
+a real configuration (TinyLlama-1.1B, SmolLM2-135M, a 3B one or a small test one), random
+weights from a seed, and a byte-level tokenizer.json whose vocabulary fills the model's.
+Needs torch, transformers and tokenizers; nothing is downloaded.
 """
 
 import os
@@ -19,6 +19,12 @@ CONFIGS = {
                          num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3,
                          max_position_embeddings=8192, rms_norm_eps=1e-5, rope_theta=100000.0,
                          tie_word_embeddings=True),
+    # Llama-3.2-3B's shape without its RoPE scaling: large enough that weight bytes, not
+    # per-launch latency, set the decode speed (for comparing quantized with bf16 decoding).
+    "llama-3b": dict(vocab_size=128256, hidden_size=3072, intermediate_size=8192,
+                     num_hidden_layers=28, num_attention_heads=24, num_key_value_heads=8,
+                     max_position_embeddings=8192, rms_norm_eps=1e-5, rope_theta=500000.0,
+                     tie_word_embeddings=True),
     "tiny": dict(vocab_size=256, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
                  num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=512,
                  rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False),
