@@ -398,6 +398,16 @@ impl<'m> Session<'m> {
         let started = Instant::now();
         let logits = self.model.forward(fresh, &mut self.cache, false)?;
         self.tokens.extend_from_slice(fresh);
+        if max_tokens == 0 {
+            // The prompt is read and cached; no token is asked for.
+            return Ok(GenerationStats {
+                prompt_tokens: fresh.len(),
+                prefill_time: started.elapsed(),
+                generated_tokens: 0,
+                decode_time: Duration::ZERO,
+                stop: StopReason::MaxTokens,
+            });
+        }
         let mut decoder = tokenizer.stream_decoder(true);
         let mut text = String::new();
         let mut generated = 0;

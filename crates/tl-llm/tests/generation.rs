@@ -118,6 +118,34 @@ fn long_prompt(source: &ModelSource) -> Vec<u32> {
 }
 
 #[test]
+fn zero_tokens_reads_the_prompt_and_generates_nothing() {
+    let (source, model) = load();
+    let prompt = source
+        .tokenizer()
+        .encode("Once upon a time", false, true)
+        .unwrap();
+    let greedy = SamplingParams::default();
+    let mut session = Session::new(&model, 64).unwrap();
+    let mut text = String::new();
+    let stats = session
+        .generate(source.tokenizer(), &prompt, 0, &greedy, &[], |piece| {
+            text.push_str(piece)
+        })
+        .unwrap();
+    assert_eq!((stats.generated_tokens, text.as_str()), (0, ""));
+    assert_eq!(stats.prompt_tokens, prompt.len());
+    // The cached prompt serves the next request as a fresh session's would.
+    let after = run(&mut session, &source, &prompt, &greedy);
+    let fresh = run(
+        &mut Session::new(&model, 64).unwrap(),
+        &source,
+        &prompt,
+        &greedy,
+    );
+    assert_eq!(after, fresh);
+}
+
+#[test]
 fn a_prompt_longer_than_the_context_is_an_error_naming_both_sizes() {
     let (source, model) = load();
     let prompt = long_prompt(&source);
