@@ -60,19 +60,19 @@ impl QuantizeChoice {
 #[derive(Args, Clone)]
 pub struct SamplingArgs {
     /// Sampling temperature; 0 picks the most likely token (greedy, reproducible).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = temperature, allow_negative_numbers = true)]
     pub temperature: f64,
     /// Keep only the K most likely tokens (0 keeps all).
     #[arg(long, default_value_t = 40)]
     pub top_k: usize,
     /// Keep the smallest set of tokens whose probability sums to P.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, value_parser = top_p, allow_negative_numbers = true)]
     pub top_p: f64,
     /// Drop tokens less likely than P times the most likely one.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, value_parser = min_p, allow_negative_numbers = true)]
     pub min_p: f64,
     /// Penalty for tokens among the last 64 (1 disables it).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = repeat_penalty, allow_negative_numbers = true)]
     pub repeat_penalty: f64,
     /// Seed of the sampler: the same seed gives the same text.
     #[arg(long, default_value_t = 0)]
@@ -98,6 +98,35 @@ impl SamplingArgs {
             ..SamplingParams::default()
         }
     }
+}
+
+/// A sampling flag's number, when finite and accepted by `ok`; else the range it must lie in.
+fn number_in(text: &str, ok: fn(f64) -> bool, range: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if value.is_finite() && ok(value) {
+        Ok(value)
+    } else {
+        Err(format!("must be a number in {range}"))
+    }
+}
+
+fn temperature(text: &str) -> Result<f64, String> {
+    number_in(text, |t| t >= 0.0, "[0, ∞) (0 is greedy)")
+}
+
+fn top_p(text: &str) -> Result<f64, String> {
+    number_in(text, |p| p > 0.0 && p <= 1.0, "(0, 1]")
+}
+
+fn min_p(text: &str) -> Result<f64, String> {
+    number_in(text, |p| (0.0..=1.0).contains(&p), "[0, 1]")
+}
+
+fn repeat_penalty(text: &str) -> Result<f64, String> {
+    number_in(text, |p| p > 0.0, "(0, ∞) (1 disables it)")
 }
 
 fn default_model_path() -> Option<PathBuf> {
@@ -150,5 +179,68 @@ impl ModelArgs {
             started.elapsed().as_secs_f64()
         );
         Ok((source, model))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::SamplingArgs;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        sampling: SamplingArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<SamplingArgs, String> {
+        Flags::try_parse_from(std::iter::once("tl").chain(args.iter().copied()))
+            .map(|flags| flags.sampling)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn sampling_flags_outside_their_range_are_refused_naming_flag_and_range() {
+        for (args, flag, range) in [
+            (["--temperature", "-1"], "--temperature", "[0, ∞)"),
+            (["--temperature", "nan"], "--temperature", "[0, ∞)"),
+            (["--top-p", "0"], "--top-p", "(0, 1]"),
+            (["--top-p", "1.5"], "--top-p", "(0, 1]"),
+            (["--min-p", "-0.1"], "--min-p", "[0, 1]"),
+            (["--repeat-penalty", "0"], "--repeat-penalty", "(0, ∞)"),
+        ] {
+            let message = parse(&args).err().expect("refused");
+            assert!(
+                message.contains(flag) && message.contains(range),
+                "{args:?}: {message}"
+            );
+        }
+        let message = parse(&["--top-p", "high"]).err().expect("refused");
+        assert!(message.contains("`high` is not a number"), "{message}");
+    }
+
+    #[test]
+    fn sampling_flags_at_the_ends_of_their_ranges_are_taken() {
+        let args = parse(&[
+            "--temperature",
+            "0",
+            "--top-p",
+            "1",
+            "--min-p",
+            "0",
+            "--repeat-penalty",
+            "1.1",
+        ])
+        .expect("taken");
+        assert_eq!(
+            (
+                args.temperature,
+                args.top_p,
+                args.min_p,
+                args.repeat_penalty
+            ),
+            (0.0, 1.0, 0.0, 1.1)
+        );
     }
 }

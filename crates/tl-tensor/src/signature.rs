@@ -809,15 +809,18 @@ pub fn output_specs(op: &Op, inputs: &[TensorSpec]) -> Result<Vec<TensorSpec>> {
                     "expects one f32 uniform number per row",
                 ));
             }
-            let valid = temperature.is_finite()
-                && (0.0..=1.0).contains(top_p)
-                && *top_p > 0.0
-                && (0.0..=1.0).contains(min_p);
-            if !valid {
-                return Err(TensorError::bad_argument(
-                    op.name(),
-                    format!("temperature {temperature} must be finite, top_p {top_p} in (0, 1], min_p {min_p} in [0, 1]"),
-                ));
+            let problems: Vec<String> = [
+                (!temperature.is_finite())
+                    .then(|| format!("temperature {temperature} is not finite")),
+                (!(*top_p > 0.0 && *top_p <= 1.0))
+                    .then(|| format!("top_p {top_p} is outside (0, 1]")),
+                (!(0.0..=1.0).contains(min_p)).then(|| format!("min_p {min_p} is outside [0, 1]")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !problems.is_empty() {
+                return Err(TensorError::bad_argument(op.name(), problems.join("; ")));
             }
             one(TensorSpec::new(&[logits.shape[0]], DType::I64))
         }

@@ -1,4 +1,5 @@
-//! Invalid op applications return typed errors that name the op and both shapes.
+//! Invalid op applications return typed errors that name the op and both shapes, or the
+//! argument at fault.
 
 use tl_tensor::{DType, Device, TensorError};
 
@@ -112,5 +113,37 @@ fn run_into_writes_a_dense_window_in_place_and_rejects_bad_targets() {
             .run_into(&Op::Contiguous, &[&window], &[&window])
             .is_err(),
         "aliasing"
+    );
+}
+
+#[test]
+fn sampling_parameters_out_of_range_are_each_named() {
+    let device = Device::cpu();
+    let logits = device.zeros(&[1, 8], DType::F32).unwrap();
+    let uniform = device.zeros(&[1], DType::F32).unwrap();
+    let sample = |temperature: f64, top_p: f64, min_p: f64| {
+        let op = tl_tensor::Op::Sample {
+            temperature,
+            top_k: 0,
+            top_p,
+            min_p,
+        };
+        device.run1(&op, &[&logits, &uniform])
+    };
+    assert!(sample(0.7, 0.9, 0.05).is_ok());
+    let text = sample(0.7, 1.5, 0.05).unwrap_err().to_string();
+    assert!(
+        text.contains("sample") && text.contains("top_p 1.5 is outside (0, 1]"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("temperature") && !text.contains("min_p"),
+        "{text}"
+    );
+    let text = sample(f64::INFINITY, 0.9, -1.0).unwrap_err().to_string();
+    assert!(
+        text.contains("temperature inf is not finite")
+            && text.contains("min_p -1 is outside [0, 1]"),
+        "{text}"
     );
 }
