@@ -89,6 +89,41 @@ impl Conversation<'_> {
     }
 }
 
+const COMMANDS: &str = "commands: /reset starts over, /exit (or Ctrl-D) leaves, /help lists \
+these; start a line with // to send a message that begins with /";
+
+/// What a line typed into the chat asks for.
+#[derive(Debug, PartialEq)]
+enum ChatLine<'a> {
+    Nothing,
+    Exit,
+    Reset,
+    Help,
+    Unknown(&'a str),
+    Message(&'a str),
+}
+
+/// A line whose first word is `/` and letters is a command (the rest of the line is ignored);
+/// `//` at the start sends the line from its second `/` as a message.
+fn parse_line(line: &str) -> ChatLine<'_> {
+    let text = line.trim();
+    if text.starts_with("//") {
+        return ChatLine::Message(&text[1..]);
+    }
+    let first = text.split_whitespace().next().unwrap_or("");
+    let is_command = first
+        .strip_prefix('/')
+        .is_some_and(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphabetic()));
+    match first {
+        "" => ChatLine::Nothing,
+        "/exit" | "/quit" => ChatLine::Exit,
+        "/reset" => ChatLine::Reset,
+        "/help" => ChatLine::Help,
+        _ if is_command => ChatLine::Unknown(first),
+        _ => ChatLine::Message(text),
+    }
+}
+
 pub fn run(args: &ChatArgs) -> anyhow::Result<ExitCode> {
     let (source, model) = args.model.load()?;
     let mut conversation = Conversation {
@@ -109,7 +144,7 @@ pub fn run(args: &ChatArgs) -> anyhow::Result<ExitCode> {
     let interactive = std::io::stdin().is_terminal();
     if interactive {
         eprintln!(
-            "chatting with {} — /reset starts over, /exit (or Ctrl-D) leaves",
+            "chatting with {} — /reset starts over, /exit (or Ctrl-D) leaves, /help for more",
             source.path().display()
         );
     }
@@ -122,18 +157,25 @@ pub fn run(args: &ChatArgs) -> anyhow::Result<ExitCode> {
             ) => break,
             Err(e) => return Err(e.into()),
         };
-        let text = line.trim();
-        match text {
-            "" => continue,
-            "/exit" | "/quit" => break,
-            "/reset" => {
+        let text = match parse_line(&line) {
+            ChatLine::Nothing => continue,
+            ChatLine::Exit => break,
+            ChatLine::Reset => {
                 conversation.messages.clear();
                 conversation.session.reset();
                 eprintln!("(conversation reset)");
                 continue;
             }
-            _ => {}
-        }
+            ChatLine::Help => {
+                eprintln!("{COMMANDS}");
+                continue;
+            }
+            ChatLine::Unknown(command) => {
+                eprintln!("unknown command {command}; {COMMANDS}");
+                continue;
+            }
+            ChatLine::Message(text) => text,
+        };
         let _ = editor.add_history_entry(text);
         // A failed turn (context full, say) is reported; the conversation goes on.
         if let Err(e) = conversation.answer(args, text) {
@@ -141,4 +183,29 @@ pub fn run(args: &ChatArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_line, ChatLine};
+
+    #[test]
+    fn lines_are_commands_only_when_their_first_word_is_slash_and_letters() {
+        assert_eq!(parse_line("  "), ChatLine::Nothing);
+        assert_eq!(parse_line("/exit"), ChatLine::Exit);
+        assert_eq!(parse_line(" /quit now "), ChatLine::Exit);
+        assert_eq!(parse_line("/reset"), ChatLine::Reset);
+        assert_eq!(parse_line("/help"), ChatLine::Help);
+        assert_eq!(parse_line("/bogus x"), ChatLine::Unknown("/bogus"));
+        assert_eq!(
+            parse_line("/usr/bin holds what?"),
+            ChatLine::Message("/usr/bin holds what?")
+        );
+        assert_eq!(parse_line("//reset"), ChatLine::Message("/reset"));
+        assert_eq!(
+            parse_line(" Hello / there "),
+            ChatLine::Message("Hello / there")
+        );
+        assert_eq!(parse_line("/"), ChatLine::Message("/"));
+    }
 }

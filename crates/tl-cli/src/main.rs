@@ -25,7 +25,9 @@ enum Command {
     /// Chat with a llama-family model using its own chat template.
     ///
     /// Without --model, uses SmolLM2-135M-Instruct (fetch it with scripts/fetch-model.sh).
-    /// With --prompt, answers one message and exits.
+    /// With --prompt, answers one message and exits. Interactively, /reset starts over,
+    /// /exit (or Ctrl-D) leaves and /help lists the commands; a line starting with // sends
+    /// a message that begins with /.
     Chat(chat::ChatArgs),
     /// Continue a raw prompt, streaming the text; prints prefill and decode speeds.
     Generate(generate::GenerateArgs),

@@ -26,7 +26,7 @@ pub struct ModelArgs {
     #[arg(long)]
     pub threads: Option<usize>,
     /// Tokens the KV cache holds (at most the model's context length).
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = positive_count)]
     pub context: usize,
     /// Quantize the float weights of the linear layers and the output head as they load.
     #[arg(long, value_enum)]
@@ -129,6 +129,14 @@ fn repeat_penalty(text: &str) -> Result<f64, String> {
     number_in(text, |p| p > 0.0, "(0, ∞) (1 disables it)")
 }
 
+fn positive_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(count) => Ok(count),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
 fn default_model_path() -> Option<PathBuf> {
     let home = std::env::var_os("TL_HOME").map(PathBuf::from).or_else(|| {
         std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/tensorlogic"))
@@ -186,7 +194,7 @@ impl ModelArgs {
 mod tests {
     use clap::Parser;
 
-    use super::SamplingArgs;
+    use super::{positive_count, SamplingArgs};
 
     #[derive(Parser)]
     struct Flags {
@@ -218,6 +226,16 @@ mod tests {
         }
         let message = parse(&["--top-p", "high"]).err().expect("refused");
         assert!(message.contains("`high` is not a number"), "{message}");
+    }
+
+    #[test]
+    fn a_context_of_no_tokens_is_refused() {
+        assert_eq!(positive_count("0"), Err("must be at least 1".into()));
+        assert_eq!(
+            positive_count("-3"),
+            Err("`-3` is not a whole number".into())
+        );
+        assert_eq!(positive_count("512"), Ok(512));
     }
 
     #[test]

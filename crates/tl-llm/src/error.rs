@@ -84,6 +84,9 @@ pub enum LlmError {
         feature: String,
     },
 
+    #[error("the prompt is empty: it encodes to no tokens, and generation continues a prompt")]
+    EmptyPrompt,
+
     /// The prompt alone does not fit the KV cache.
     #[error("the prompt has {prompt_tokens} tokens but the context holds {context} (shorten the prompt, raise --context up to the model's context length, or pass --truncate-prompt to keep only its last tokens)")]
     PromptTooLong {

@@ -377,6 +377,9 @@ impl<'m> Session<'m> {
             .count();
         // The last prompt token must run to produce logits, even when all of it is cached.
         let reuse = shared.min(prompt.len().saturating_sub(1));
+        if prompt.is_empty() {
+            return Err(LlmError::EmptyPrompt);
+        }
         if prompt.len() > self.cache.capacity() {
             return Err(LlmError::PromptTooLong {
                 prompt_tokens: prompt.len(),

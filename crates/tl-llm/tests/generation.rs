@@ -118,7 +118,7 @@ fn long_prompt(source: &ModelSource) -> Vec<u32> {
 }
 
 #[test]
-fn zero_tokens_reads_the_prompt_and_generates_nothing() {
+fn zero_tokens_read_the_prompt_and_generate_nothing_and_an_empty_prompt_is_an_error() {
     let (source, model) = load();
     let prompt = source
         .tokenizer()
@@ -143,6 +143,11 @@ fn zero_tokens_reads_the_prompt_and_generates_nothing() {
         &greedy,
     );
     assert_eq!(after, fresh);
+    // An empty prompt has nothing to continue.
+    assert!(matches!(
+        session.generate(source.tokenizer(), &[], 4, &greedy, &[], |_| {}),
+        Err(LlmError::EmptyPrompt)
+    ));
 }
 
 #[test]
