@@ -5,8 +5,8 @@ For each configuration (TinyLlama-1.1B and SmolLM2-135M shapes, bf16, random wei
 decode of 128 tokens after a 32-token prompt, and prefill of a 512-token prompt, for
   - transformers eager `generate` (dynamic cache) and its static-cache variant,
   - `tl bench generate --device cuda` (one warm-up run, medians of five), in bf16 and, for
-    TinyLlama, with the weights quantized to Q8_0 and Q4_0 by tl itself at load
-    (`--quantize`).
+    TinyLlama and the 3B shape (`llama-3b`, named only on request: it takes minutes), with the
+    weights quantized to Q8_0 and Q4_0 by tl itself at load (`--quantize`).
 Decode is also shown as a fraction of the memory-bandwidth limit: copy bandwidth measured
 here ÷ the weight bytes each token reads.
 
@@ -127,7 +127,7 @@ def main():
             if "prefill" in figures:
                 line += f"   prefill {figures['prefill']:9.1f} tok/s"
             print(line)
-        variants = [None] + (["q8_0", "q4_0"] if name == "tinyllama" else [])
+        variants = [None] + (["q8_0", "q4_0"] if name in ("tinyllama", "llama-3b") else [])
         bf16_decode = None
         for quantize in variants:
             ours = tl_figures(tl, model_dir, quantize)
