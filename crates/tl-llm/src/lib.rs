@@ -5,6 +5,8 @@ mod byte_cursor;
 pub mod byte_level;
 pub mod chat_template;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz_harness;
 pub mod generation;
 mod ggml_rounding;
 pub mod ggml_type;
