@@ -85,6 +85,34 @@ pub fn exercise_gguf(data: &[u8], device: &Device) {
     let _ = LlamaModel::load(&source, device);
 }
 
+/// Arbitrary bytes as a GGUF file through the reader alone: header, metadata (every typed
+/// getter and the display of every value), tensor table, model configuration and every
+/// weight as a tensor, without the tokenizer, whose regex compilation makes
+/// [`exercise_gguf`] a hundred times slower per input.
+pub fn exercise_gguf_header(data: &[u8], device: &Device) {
+    let Ok(file) = GgufFile::from_bytes("fuzz.gguf", data) else {
+        return;
+    };
+    for info in file.tensors() {
+        let _ = file.tensor_bytes(info);
+    }
+    for (key, value) in file.metadata() {
+        let _ = (
+            file.get_u64(key),
+            file.get_f32(key),
+            file.get_str_array(key),
+        );
+        let _ = value.to_string();
+    }
+    if let Ok(config) = ModelConfig::from_gguf(&file) {
+        let _ = config.parameter_count();
+    }
+    let weights = WeightSource::Gguf(Arc::new(file));
+    for (name, _) in weights.weights() {
+        let _ = weights.tensor(&name, device);
+    }
+}
+
 /// Arbitrary bytes as a Hugging Face model folder, written into the empty folder `dir`
 /// (see [`write_hf_folder`]). Each reader runs on its own, so that a bad config does not
 /// hide the safetensors reader, then the folder is opened as a model and its weights

@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tl_llm::fuzz_harness::{exercise_gguf, exercise_hf_folder, write_hf_folder};
+use tl_llm::fuzz_harness::{
+    exercise_gguf, exercise_gguf_header, exercise_hf_folder, write_hf_folder,
+};
 use tl_llm::{GgufFile, LlamaModel, LlmError, ModelSource};
 use tl_tensor::Device;
 
@@ -40,6 +42,8 @@ fn gguf_seeds_and_past_crashes_replay_without_panic() {
     for (path, bytes) in inputs {
         println!("{}", path.display());
         exercise_gguf(&bytes, &device);
+        // The gguf_header target runs on the same seeds.
+        exercise_gguf_header(&bytes, &device);
     }
 }
 
