@@ -20,22 +20,8 @@ import subprocess
 import sys
 import time
 
-HOME = os.environ.get("TL_HOME", os.path.expanduser("~/.cache/tensorlogic"))
-VENV = os.path.join(HOME, "venv")
-
-
-def ensure_clingo():
-    try:
-        import clingo  # noqa: F401
-        return
-    except ImportError:
-        pass
-    python = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(python):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "clingo==5.*"], check=True)
-    os.execv(python, [python] + sys.argv)
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from clingo_venv import ensure_clingo  # noqa: E402
 
 ensure_clingo()
 import clingo  # noqa: E402

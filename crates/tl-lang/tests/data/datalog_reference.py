@@ -21,25 +21,11 @@ import hashlib
 import json
 import os
 import random
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VENV = os.path.join(os.environ.get("TL_HOME", os.path.expanduser("~/.cache/tensorlogic")), "venv")
-
-
-def ensure_clingo():
-    try:
-        import clingo  # noqa: F401
-        return
-    except ImportError:
-        pass
-    python = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(python):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "clingo==5.*"], check=True)
-    os.execv(python, [python] + sys.argv)
-
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "..", "scripts", "reference"))
+from clingo_venv import ensure_clingo  # noqa: E402
 
 ensure_clingo()
 import clingo  # noqa: E402
