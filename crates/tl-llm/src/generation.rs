@@ -369,6 +369,9 @@ impl<'m> Session<'m> {
         stop_strings: &[String],
         mut on_text: impl FnMut(&str),
     ) -> Result<GenerationStats> {
+        if prompt.is_empty() {
+            return Err(LlmError::EmptyPrompt);
+        }
         let shared = self
             .tokens
             .iter()
@@ -377,9 +380,6 @@ impl<'m> Session<'m> {
             .count();
         // The last prompt token must run to produce logits, even when all of it is cached.
         let reuse = shared.min(prompt.len().saturating_sub(1));
-        if prompt.is_empty() {
-            return Err(LlmError::EmptyPrompt);
-        }
         if prompt.len() > self.cache.capacity() {
             return Err(LlmError::PromptTooLong {
                 prompt_tokens: prompt.len(),
