@@ -129,7 +129,8 @@ fn repeat_penalty(text: &str) -> Result<f64, String> {
     number_in(text, |p| p > 0.0, "(0, ∞) (1 disables it)")
 }
 
-fn positive_count(text: &str) -> Result<usize, String> {
+/// A count flag's value: a whole number of at least 1.
+pub(crate) fn positive_count(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(count) => Ok(count),

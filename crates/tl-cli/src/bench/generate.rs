@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use tl_llm::{ModelSource, SamplingParams, Session};
 
-use crate::model_args::{model_path, ModelArgs};
+use crate::model_args::{model_path, positive_count, ModelArgs};
 
 /// Text repeated to make the default prompt (the same paragraph as
 /// scripts/bench/vs_llamacpp.py, so both engines see the same kind of tokens).
@@ -20,13 +20,13 @@ pub struct GenerateBenchArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Prompt tokens run in one prefill pass.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 512, value_parser = positive_count)]
     prompt_tokens: usize,
     /// Tokens generated after the prefill (greedy, past end-of-generation tokens).
     #[arg(long, default_value_t = 128)]
     decode_tokens: usize,
     /// Timed runs after one warm-up run (medians are reported).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = positive_count)]
     runs: usize,
     /// Prompt text, repeated until it has --prompt-tokens tokens (default: a fixed
     /// paragraph about tensor logic).
@@ -42,7 +42,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 pub fn run(args: &GenerateBenchArgs) -> anyhow::Result<ExitCode> {
     let path = model_path(args.model.model.as_ref())?;
     let device = args.model.device()?;
-    let runs = args.runs.max(1);
+    let runs = args.runs;
     // Loading is timed on every run: the first pays for reading the file into the page
     // cache, which a benchmark of the engine should not count alone.
     let mut load_times = Vec::with_capacity(runs + 1);
@@ -64,7 +64,7 @@ pub fn run(args: &GenerateBenchArgs) -> anyhow::Result<ExitCode> {
         repeated.push_str(text);
         prompt = tokenizer.encode(&repeated, tokenizer.add_bos(), false)?;
     }
-    prompt.truncate(args.prompt_tokens.max(1));
+    prompt.truncate(args.prompt_tokens);
     let params = SamplingParams {
         temperature: 0.0,
         ignore_end_of_generation: true,

@@ -10,6 +10,7 @@ use tl_lang::eval::{run_source, run_source_with_host, EvalOptions};
 use tl_tensor::{DType, Device, UnaryOp};
 
 use super::timing::median_time;
+use crate::model_args::positive_count;
 
 #[derive(Args)]
 pub struct LangArgs {
@@ -17,7 +18,7 @@ pub struct LangArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// Timed runs per measurement (the median is reported).
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, value_parser = positive_count)]
     runs: usize,
     /// The Ancestor program to time (run `scripts/bench/ancestor_vs_clingo.py` for clingo's
     /// time on the same facts).

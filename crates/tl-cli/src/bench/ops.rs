@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use tl_tensor::{BinaryOp, DType, Device, DeviceKind, ReduceOp, Tensor, UnaryOp};
 
 use crate::device_choice::DeviceChoice;
+use crate::model_args::positive_count;
 
 use super::timing::{gb_per_s, median_time};
 
@@ -21,7 +22,7 @@ pub struct OpsArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// Timed runs per measurement (the median is reported).
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, value_parser = positive_count)]
     runs: usize,
 }
 
