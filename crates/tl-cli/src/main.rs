@@ -2,6 +2,7 @@
 
 mod bench;
 mod chat;
+mod count_flags;
 mod device_choice;
 mod doctor;
 mod generate;

@@ -7,6 +7,7 @@ use clap::Args;
 use tl_llm::{LlamaModel, ModelSource, SamplingParams};
 use tl_tensor::{DType, Device};
 
+use crate::count_flags::{positive_count, thread_count};
 use crate::device_choice::DeviceChoice;
 
 /// File name of the default model inside `$TL_HOME/models`.
@@ -22,8 +23,8 @@ pub struct ModelArgs {
     /// Where to run.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
-    /// CPU threads (all cores by default).
-    #[arg(long)]
+    /// CPU threads (all cores by default; at most 1024).
+    #[arg(long, value_parser = thread_count)]
     pub threads: Option<usize>,
     /// Tokens the KV cache holds (at most the model's context length).
     #[arg(long, default_value_t = 4096, value_parser = positive_count)]
@@ -129,15 +130,6 @@ fn repeat_penalty(text: &str) -> Result<f64, String> {
     number_in(text, |p| p > 0.0, "(0, ∞) (1 disables it)")
 }
 
-/// A count flag's value: a whole number of at least 1.
-pub(crate) fn positive_count(text: &str) -> Result<usize, String> {
-    match text.trim().parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(count) => Ok(count),
-        Err(_) => Err(format!("`{text}` is not a whole number")),
-    }
-}
-
 fn default_model_path() -> Option<PathBuf> {
     let home = std::env::var_os("TL_HOME").map(PathBuf::from).or_else(|| {
         std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/tensorlogic"))
@@ -195,7 +187,7 @@ impl ModelArgs {
 mod tests {
     use clap::Parser;
 
-    use super::{positive_count, SamplingArgs};
+    use super::SamplingArgs;
 
     #[derive(Parser)]
     struct Flags {
@@ -227,16 +219,6 @@ mod tests {
         }
         let message = parse(&["--top-p", "high"]).err().expect("refused");
         assert!(message.contains("`high` is not a number"), "{message}");
-    }
-
-    #[test]
-    fn a_context_of_no_tokens_is_refused() {
-        assert_eq!(positive_count("0"), Err("must be at least 1".into()));
-        assert_eq!(
-            positive_count("-3"),
-            Err("`-3` is not a whole number".into())
-        );
-        assert_eq!(positive_count("512"), Ok(512));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use tl_llm::{ModelSource, SamplingParams, Session};
 
-use crate::model_args::{model_path, positive_count, ModelArgs};
+use crate::count_flags::positive_count;
+use crate::model_args::{model_path, ModelArgs};
 
 /// Text repeated to make the default prompt (the same paragraph as
 /// scripts/bench/vs_llamacpp.py, so both engines see the same kind of tokens).

@@ -10,12 +10,12 @@ use tl_lang::eval::{run_source, run_source_with_host, EvalOptions};
 use tl_tensor::{DType, Device, UnaryOp};
 
 use super::timing::median_time;
-use crate::model_args::positive_count;
+use crate::count_flags::{positive_count, thread_count};
 
 #[derive(Args)]
 pub struct LangArgs {
-    /// CPU threads (all cores by default).
-    #[arg(long)]
+    /// CPU threads (all cores by default; at most 1024).
+    #[arg(long, value_parser = thread_count)]
     threads: Option<usize>,
     /// Timed runs per measurement (the median is reported).
     #[arg(long, default_value_t = 7, value_parser = positive_count)]

@@ -8,8 +8,8 @@ use clap::Args;
 use rayon::prelude::*;
 use tl_tensor::{BinaryOp, DType, Device, DeviceKind, ReduceOp, Tensor, UnaryOp};
 
+use crate::count_flags::{positive_count, thread_count};
 use crate::device_choice::DeviceChoice;
-use crate::model_args::positive_count;
 
 use super::timing::{gb_per_s, median_time};
 
@@ -18,8 +18,8 @@ pub struct OpsArgs {
     /// The device to measure: the CPU's op set, or (cuda) the ops of a GPU decode step.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
-    /// CPU threads (all cores by default).
-    #[arg(long)]
+    /// CPU threads (all cores by default; at most 1024).
+    #[arg(long, value_parser = thread_count)]
     threads: Option<usize>,
     /// Timed runs per measurement (the median is reported).
     #[arg(long, default_value_t = 7, value_parser = positive_count)]

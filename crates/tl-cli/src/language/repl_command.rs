@@ -2,6 +2,7 @@
 
 use super::repl_session::{needs_more, ReplSession, HELP};
 use super::{program_device, render_options};
+use crate::count_flags::thread_count;
 use crate::device_choice::DeviceChoice;
 use clap::Args;
 use rustyline::error::ReadlineError;
@@ -14,8 +15,8 @@ pub struct ReplArgs {
     /// Where the tensors live.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceChoice,
-    /// CPU worker threads (all cores if not given).
-    #[arg(long)]
+    /// CPU worker threads (all cores if not given; at most 1024).
+    #[arg(long, value_parser = thread_count)]
     pub threads: Option<usize>,
 }
 

@@ -1,6 +1,7 @@
 //! `tl run FILE.tl`: check a program, optionally print its plans, and run it.
 
 use super::{program_device, report};
+use crate::count_flags::thread_count;
 use crate::device_choice::DeviceChoice;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -20,8 +21,8 @@ pub struct RunArgs {
     /// The most rounds a recursive real-valued definition may take to converge.
     #[arg(long, default_value_t = 1000)]
     pub max_iterations: usize,
-    /// CPU worker threads (all cores if not given).
-    #[arg(long)]
+    /// CPU worker threads (all cores if not given; at most 1024).
+    #[arg(long, value_parser = thread_count)]
     pub threads: Option<usize>,
 }
 
