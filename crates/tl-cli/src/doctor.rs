@@ -42,6 +42,17 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
                 .is_none_or(|f| c.op.name().contains(f))
         })
         .collect();
+    if all_cases.is_empty() {
+        // A check that checked nothing must not pass.
+        let names: std::collections::BTreeSet<String> =
+            cases::all().iter().map(|c| c.op.name()).collect();
+        let names: Vec<String> = names.into_iter().collect();
+        anyhow::bail!(
+            "no op's name contains `{}`; ops with cases: {}",
+            args.filter.as_deref().unwrap_or_default(),
+            names.join(", ")
+        );
+    }
     let mut outcomes: Vec<Outcome> = Vec::new();
     for device in args.device.devices(None)? {
         let progress = if std::io::stderr().is_terminal() {
