@@ -79,7 +79,7 @@ pub struct SamplingArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Stop when the text contains this string (may be repeated).
-    #[arg(long = "stop")]
+    #[arg(long = "stop", value_parser = stop_string)]
     pub stop: Vec<String>,
     /// Generate the full --max-tokens even past end-of-generation tokens (benchmarks).
     #[arg(long)]
@@ -128,6 +128,15 @@ fn min_p(text: &str) -> Result<f64, String> {
 
 fn repeat_penalty(text: &str) -> Result<f64, String> {
     number_in(text, |p| p > 0.0, "(0, ∞) (1 disables it)")
+}
+
+/// A stop string: any text but the empty one, which every text contains.
+fn stop_string(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        Err("must not be empty: every text contains it, so nothing would be generated".into())
+    } else {
+        Ok(text.to_string())
+    }
 }
 
 fn default_model_path() -> Option<PathBuf> {
@@ -217,6 +226,11 @@ mod tests {
                 "{args:?}: {message}"
             );
         }
+        let message = parse(&["--stop", ""]).err().expect("refused");
+        assert!(
+            message.contains("--stop") && message.contains("must not be empty"),
+            "{message}"
+        );
         let message = parse(&["--top-p", "high"]).err().expect("refused");
         assert!(message.contains("`high` is not a number"), "{message}");
     }
