@@ -45,7 +45,10 @@ pub fn split_parts(data: &[u8]) -> Vec<&[u8]> {
 
 /// Writes the non-empty parts of a `hf_folder` input as the files of `dir`.
 pub fn write_hf_folder(data: &[u8], dir: &Path) -> std::io::Result<()> {
-    let parts = split_parts(data);
+    write_parts(&split_parts(data), dir)
+}
+
+fn write_parts(parts: &[&[u8]], dir: &Path) -> std::io::Result<()> {
     let part = |i: usize| parts.get(i).copied().unwrap_or_default();
     for (i, name) in HF_FOLDER_FILES.iter().enumerate() {
         // With an index present, the unsharded file would be ignored; keep one or the other.
@@ -127,7 +130,7 @@ pub fn exercise_hf_folder(data: &[u8], dir: &Path, device: &Device) -> std::io::
             let _ = file.tensor_bytes(info);
         }
     }
-    write_hf_folder(data, dir)?;
+    write_parts(&parts, dir)?;
     let config_text = String::from_utf8_lossy(part(4));
     let _ = ModelConfig::from_hf_config("config.json", &config_text);
     let _ = HfSpecialIds::from_config("config.json", &config_text);

@@ -66,12 +66,13 @@ impl GgufFile {
     /// Maps and validates a GGUF file.
     pub fn open(path: impl AsRef<Path>) -> Result<GgufFile> {
         let path = path.as_ref();
-        let (map, len) = map_file(path, 1, |_| LlmError::Gguf {
+        let map = map_file(path, 1, |_| LlmError::Gguf {
             path: path.display().to_string(),
             offset: 0,
             field: "magic".into(),
             detail: "the file is empty".into(),
         })?;
+        let len = map.len();
         GgufFile::parse(path.to_path_buf(), map, len)
     }
 

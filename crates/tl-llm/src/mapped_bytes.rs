@@ -7,13 +7,13 @@ use memmap2::Mmap;
 
 use crate::error::{LlmError, Result};
 
-/// `path` mapped read-only, with its length. A file shorter than `min_len` bytes (at least
-/// one: an empty file cannot be mapped) gives `too_short(its length)` instead.
+/// `path` mapped read-only. A file shorter than `min_len` bytes (at least one: an empty file
+/// cannot be mapped) gives `too_short(its length)` instead.
 pub(crate) fn map_file(
     path: &Path,
     min_len: u64,
     too_short: impl FnOnce(u64) -> LlmError,
-) -> Result<(Arc<Mmap>, usize)> {
+) -> Result<Arc<Mmap>> {
     let file = std::fs::File::open(path).map_err(|e| LlmError::io(path, &e))?;
     let len = file.metadata().map_err(|e| LlmError::io(path, &e))?.len();
     if len < min_len.max(1) {
@@ -22,8 +22,7 @@ pub(crate) fn map_file(
     // SAFETY: the map is read-only; like every mmap reader we rely on nobody truncating the
     // model file while it is open (that would fault, not break an assumption we can check).
     let map = unsafe { Mmap::map(&file) }.map_err(|e| LlmError::io(path, &e))?;
-    let len = map.len();
-    Ok((Arc::new(map), len))
+    Ok(Arc::new(map))
 }
 
 /// A read-only anonymous map holding a copy of `bytes` (tests, fuzzing), so that parsers

@@ -40,7 +40,8 @@ impl std::fmt::Debug for SafetensorsFile {
 impl SafetensorsFile {
     pub fn open(path: impl AsRef<Path>) -> Result<SafetensorsFile> {
         let path = path.as_ref();
-        let (map, len) = map_file(path, 8, |len| header_too_short(path, len as usize))?;
+        let map = map_file(path, 8, |len| header_too_short(path, len as usize))?;
+        let len = map.len();
         SafetensorsFile::from_map_len(path.to_path_buf(), map, len)
     }
 
