@@ -8,6 +8,7 @@ mod norm;
 mod rope;
 pub(super) mod rows;
 mod softmax;
+mod split_key_attention;
 mod swiglu;
 
 use crate::error::Result;

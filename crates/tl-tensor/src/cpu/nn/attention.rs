@@ -6,6 +6,9 @@
 //! the block's scores `[block, keys]` and weighted values `[block, dv]` as two gemm products (the
 //! SIMD kernels gemm picks at run time), with the row softmax in between in f32. Keys a
 //! causal query may not see get weight 0.
+//!
+//! A few query rows per kv head (decoding) go to `split_key_attention` instead, which splits
+//! the work over chunks of keys.
 
 use std::any::TypeId;
 
@@ -13,6 +16,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::rows::{load_f32, RowReader};
+use super::split_key_attention::{self, HeadRows};
 use crate::cpu::element::FloatElement;
 use crate::cpu::{backend_error, input_slice, output_slice};
 use crate::error::{Result, TensorError};
@@ -166,6 +170,38 @@ pub(super) fn run<T: FloatElement>(
     };
     // Keys any query sees: a whole KV cache passed with positions is read only this far.
     let seen = (0..q_len).map(visible).max().unwrap_or(0);
+    if group * q_len <= split_key_attention::MAX_ROWS {
+        let head_rows = |data, layout: &Layout, dim| {
+            let strides = layout.strides().to_vec();
+            let offset = layout.offset();
+            move |batch: usize, head: usize| HeadRows {
+                data,
+                start: offset + batch * strides[0] + head * strides[1],
+                row_stride: strides[2],
+                col_stride: strides[3],
+                dim,
+            }
+        };
+        let problem = split_key_attention::Problem {
+            q: q_reader,
+            batch: q.shape()[0],
+            q_heads,
+            kv_heads,
+            q_len,
+            head_dim,
+            value_dim,
+            scale,
+            seen,
+        };
+        split_key_attention::run(
+            &problem,
+            head_rows(k_data, k.layout(), head_dim),
+            head_rows(v_data, v.layout(), value_dim),
+            visible,
+            out,
+        );
+        return Ok(());
+    }
     out.par_chunks_mut(group * q_len * value_dim)
         .enumerate()
         .for_each_init(
