@@ -12,7 +12,7 @@
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
-use super::x86::hsum;
+use super::x86::{hsum, prefetch_ahead};
 use super::{ActivationBlock, BlockQ4_0, BlockQ4_1, BlockQ8_0, QuantBlock};
 
 /// Activation blocks `2p` and `2p + 1` as the registers the pair kernel reads: quants, the
@@ -205,6 +205,7 @@ unsafe fn row<B: PairBlock>(w: &[B], pairs: &[ActivationPair]) -> f32 {
     let mut state = (zero, zero);
     let mut blocks = w.chunks_exact(2);
     for (two, x) in (&mut blocks).zip(pairs) {
+        prefetch_ahead(two);
         state = pair(state, (&two[0], &two[1]), x, 0xffff);
     }
     if let Some(last) = blocks.remainder().first() {
