@@ -23,6 +23,11 @@ use crate::cpu::elementwise::math::exp;
 /// which stay in L1/L2 between the scoring and the weighting.
 const KEY_CHUNK: usize = 64;
 
+/// How many positions ahead of the one being read the kernel asks for keys and values: the
+/// hardware prefetcher of some machines does not run far enough ahead of a stream this short
+/// (decode after 512 tokens on a 2-core VM: 88 → 93–96 tokens/s).
+const PREFETCH_ROWS: usize = 8;
+
 /// Query rows of one kv head (its query heads × queries) up to which this path is used; more
 /// rows amortise gemm's packing.
 pub(super) const MAX_ROWS: usize = 16;
@@ -54,6 +59,24 @@ impl<'a, T: FloatElement> HeadRows<'a, T> {
             *d = self.data[base + c * self.col_stride].to_f32();
         }
         &buf[..self.dim]
+    }
+
+    /// Asks for row `j`'s cache lines (of a dense row; a strided one is left to the hardware).
+    #[inline(always)]
+    fn prefetch(&self, j: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if self.col_stride == 1 {
+            let base = self.start + j * self.row_stride;
+            let row = self.data[base.min(self.data.len())..].as_ptr() as *const i8;
+            for line in (0..self.dim * std::mem::size_of::<T>()).step_by(64) {
+                // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        row.wrapping_add(line),
+                    )
+                };
+            }
+        }
     }
 }
 
@@ -210,6 +233,7 @@ fn chunk_partials_portable<T: FloatElement>(
     let sees = |r: usize| visible[r % p.q_len].saturating_sub(first).min(width);
     for (j, key) in keys_here.clone().enumerate() {
         for (h, (keys, _)) in heads.iter().enumerate() {
+            keys.prefetch(key + PREFETCH_ROWS);
             let key_row = keys.row(key, &mut buf);
             let group = h * group_rows..(h + 1) * group_rows;
             for (r, query) in
@@ -239,6 +263,7 @@ fn chunk_partials_portable<T: FloatElement>(
         .collect();
     for (j, key) in keys_here.enumerate() {
         for (h, (_, values)) in heads.iter().enumerate() {
+            values.prefetch(key + PREFETCH_ROWS);
             let value_row = values.row(key, &mut buf);
             for (r, partial) in partials
                 .iter_mut()
