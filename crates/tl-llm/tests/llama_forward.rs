@@ -268,16 +268,35 @@ fn greedy_chat_continuations_match_llamacpp() {
     }
 }
 
+/// Decoding through the KV cache against one pass over the whole sequence. The decode step's
+/// attention (`split_key_attention`) sums in another order than the prefill's, and on this
+/// model the 8-bit activations amplify that, as the module's comment explains. The bound is
+/// how far llama.cpp's own logits move between evaluating a prompt one token at a time and
+/// in one batch (self_agreement.json; 0.74). The cache's bookkeeping itself is checked to
+/// 1e-5 of the logit range on a float model (tests/spm_model_llamacpp.rs). Measured: 0.52.
 #[test]
-fn cached_decoding_equals_full_recompute() {
+fn cached_decoding_equals_full_recompute_up_to_llamacpps_own_difference() {
     let (source, model) = load();
     let ids = source
         .tokenizer()
         .encode("Tensor equations join and project indices.", false, true)
         .unwrap();
-    let error = common::cached_decoding_error(&model, &ids, 3);
+    let (difference, _) = common::cached_decoding_error(&model, &ids, 3);
+    let report = common::read_json("llamacpp/self_agreement.json");
+    let llamacpp = report["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "one token at a time")
+        .expect("the one-token-at-a-time variant")["worst_max_abs_difference"]
+        .as_f64()
+        .unwrap() as f32;
+    println!(
+        "cached decoding differs from a full recompute by {difference} (llama.cpp: {llamacpp})"
+    );
     assert!(
-        error < 1e-4,
-        "cached decoding differs from a full recompute by {error}"
+        difference <= llamacpp,
+        "cached decoding differs from a full recompute by {difference}, more than llama.cpp's \
+         own {llamacpp}"
     );
 }

@@ -23,9 +23,13 @@ pub fn default_model_path() -> PathBuf {
 }
 
 /// How far the last position's logits from decoding `ids` one token at a time after a prefill
-/// of the first `prefill` tokens are from those of one forward pass over all of `ids`: the
-/// largest difference, relative to the largest logit magnitude.
-pub fn cached_decoding_error(model: &tl_llm::LlamaModel, ids: &[u32], prefill: usize) -> f32 {
+/// of the first `prefill` tokens are from those of one forward pass over all of `ids`:
+/// `(largest difference, largest logit magnitude)`.
+pub fn cached_decoding_error(
+    model: &tl_llm::LlamaModel,
+    ids: &[u32],
+    prefill: usize,
+) -> (f32, f32) {
     let context = ids.len().next_power_of_two().max(16);
     let logits = |t: tl_tensor::Tensor| t.to_vec::<f32>().expect("logits to the host");
     let mut full_cache = model.new_cache(context).expect("a cache");
@@ -52,7 +56,7 @@ pub fn cached_decoding_error(model: &tl_llm::LlamaModel, ids: &[u32], prefill: u
         .iter()
         .zip(&last)
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    error / range
+    (error, range)
 }
 
 pub fn data_path(relative: &str) -> PathBuf {
