@@ -127,6 +127,15 @@ def text_of(llm, ids):
     return llm.detokenize(ids, special=True).decode("utf-8", errors="replace")
 
 
+def chat_formatter(llm):
+    """The model's chat template as llama-cpp-python's chat completion renders it, and the
+    BOS and EOS texts it is given."""
+    bos_text = llm._model.token_get_text(llm.token_bos())
+    eos_text = llm._model.token_get_text(llm.token_eos())
+    template = llm.metadata["tokenizer.chat_template"]
+    return Jinja2ChatFormatter(template=template, eos_token=eos_text, bos_token=bos_text), bos_text, eos_text
+
+
 def main():
     if not MODEL.is_file():
         sys.exit(f"{MODEL} is missing: run scripts/fetch-model.sh")
@@ -206,9 +215,7 @@ def main():
 
     # ---- greedy chat continuations ----
     template = llm.metadata["tokenizer.chat_template"]
-    bos_text = llm._model.token_get_text(llm.token_bos())
-    eos_text = llm._model.token_get_text(llm.token_eos())
-    formatter = Jinja2ChatFormatter(template=template, eos_token=eos_text, bos_token=bos_text)
+    formatter, bos_text, eos_text = chat_formatter(llm)
     runs = []
     for messages in CHAT_PROMPTS:
         rendered = formatter(messages=messages)

@@ -31,10 +31,9 @@ from pathlib import Path
 import numpy as np
 import llama_cpp
 from llama_cpp import Llama
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llamacpp import CHAT_PROMPTS, LOGIT_PROMPTS, MAX_NEW_TOKENS, MODEL, OUT  # noqa: E402
+from llamacpp import CHAT_PROMPTS, LOGIT_PROMPTS, MAX_NEW_TOKENS, MODEL, OUT, chat_formatter  # noqa: E402
 
 REFERENCE = {"n_batch": 512, "n_threads": 2, "flash_attn": False, "one_token_at_a_time": False, "f32_cache": False}
 VARIANTS = {
@@ -84,10 +83,7 @@ def prompt_logits(llm, setting):
 
 
 def chat_prompt_ids(llm):
-    template = llm.metadata["tokenizer.chat_template"]
-    bos_text = llm._model.token_get_text(llm.token_bos())
-    eos_text = llm._model.token_get_text(llm.token_eos())
-    formatter = Jinja2ChatFormatter(template=template, eos_token=eos_text, bos_token=bos_text)
+    formatter, _, _ = chat_formatter(llm)
     prompts = []
     for messages in CHAT_PROMPTS:
         rendered = formatter(messages=messages)
