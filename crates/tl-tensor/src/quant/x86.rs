@@ -12,7 +12,7 @@ use super::{dot_row_portable, ActivationBlock, QuantBlock};
 /// next. A decoding mat-vec reads each weight once, from DRAM. On a 2-core VM whose hardware
 /// prefetcher did not run far enough ahead, the loads stalled the kernel while its arithmetic
 /// waited; asking 2 KiB ahead lets one overlap the other (the default model's decode on 2
-/// threads: 82 → 119 tokens/s; 1 and 4 KiB were slower).
+/// threads: 82 → 119 tokens/s; 1 KiB was slower, 3 and 4 KiB the same within noise).
 pub(super) const PREFETCH_BYTES: usize = 2048;
 
 /// Asks for the cache line `PREFETCH_BYTES` past the start of `blocks`.
