@@ -93,7 +93,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::{scales_and_mins, BlockQ4K};
-    use crate::quant::x86::{dot_u8_i8, hsum, load_i8};
+    use crate::quant::x86::{dot_u8_i8, hsum, load_i8, prefetch_ahead};
     use crate::quant::{f16_to_f32, ActivationBlock};
 
     /// # Safety
@@ -104,6 +104,7 @@ mod avx2 {
         let (mut acc_low, mut acc_high) = (_mm256_setzero_ps(), _mm256_setzero_ps());
         let mut offsets = _mm256_setzero_ps();
         for (block, x) in w.iter().zip(x.chunks_exact(8)) {
+            prefetch_ahead(std::slice::from_ref(block));
             let (d, dmin) = (f16_to_f32(block.d), f16_to_f32(block.dmin));
             let (scales, mins) = scales_and_mins(&block.scales);
             for pair in 0..4 {

@@ -84,7 +84,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::BlockQ6K;
-    use crate::quant::x86::{hsum, load_i8};
+    use crate::quant::x86::{hsum, load_i8, prefetch_ahead};
     use crate::quant::{f16_to_f32, ActivationBlock};
 
     /// One group of 32 weights (6-bit quants `q`, unsigned) with its activations:
@@ -112,6 +112,7 @@ mod avx2 {
         let two_bits = _mm256_set1_epi8(0x03);
         let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
         for (block, x) in w.iter().zip(x.chunks_exact(8)) {
+            prefetch_ahead(std::slice::from_ref(block));
             let d = f16_to_f32(block.d);
             let sc = &block.scales;
             for half in 0..2 {

@@ -15,13 +15,20 @@ use super::{dot_row_portable, ActivationBlock, QuantBlock};
 /// threads: 82 → 119 tokens/s; 1 KiB was slower, 3 and 4 KiB the same within noise).
 pub(super) const PREFETCH_BYTES: usize = 2048;
 
-/// Asks for the cache line `PREFETCH_BYTES` past the start of `blocks`.
+/// Asks for the bytes of `blocks` moved `PREFETCH_BYTES` ahead. Callers step through a row
+/// `blocks` at a time, so asking for the lines of the last byte, then 64, 128, … bytes before
+/// it, covers every line of the row once, whatever the block size (a Q8_0 pair is 68 bytes, a
+/// Q4_K block 144).
 #[inline(always)]
 pub(super) fn prefetch_ahead<T>(blocks: &[T]) {
-    // SAFETY: a prefetch is a hint: it never faults, whatever the address.
-    unsafe {
-        _mm_prefetch::<_MM_HINT_T0>((blocks.as_ptr() as *const i8).wrapping_add(PREFETCH_BYTES))
-    };
+    let ahead = (blocks.as_ptr() as *const i8).wrapping_add(PREFETCH_BYTES);
+    let len = std::mem::size_of_val(blocks);
+    let mut back = 0;
+    while back < len {
+        // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(len - 1 - back)) };
+        back += 64;
+    }
 }
 
 /// Folds `block(accumulator, weight block, activation block)` over a row with two
