@@ -68,7 +68,7 @@ impl<'a, T: FloatElement> HeadRows<'a, T> {
         #[cfg(target_arch = "x86_64")]
         if self.col_stride == 1 {
             let base = self.start + j * self.row_stride;
-            let row = self.data[base.min(self.data.len())..].as_ptr() as *const i8;
+            let row = self.data.as_ptr().wrapping_add(base) as *const i8;
             for line in (0..self.dim * std::mem::size_of::<T>()).step_by(64) {
                 // SAFETY: a prefetch is a hint: it never faults, whatever the address.
                 unsafe {
