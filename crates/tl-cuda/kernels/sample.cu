@@ -32,6 +32,13 @@
 //     kernel vocab floats of it (`cached`, for temperature > 0: the ~150 passes of a draw
 //     then cost no memory latency), else from L2; exp is evaluated only for the elements a
 //     pass counts. A search takes about 32 + log2(vocab) passes.
+//   tl_sample_greedy_split: the greedy case of one row spread over the grid (a block of
+//     GREEDY_THREADS per slice of the row), for decoding: one block of tl_sample walks the
+//     row in several dependent rounds of loads, this grid in one. Each block writes its
+//     largest key to `partials[block]`, then counts itself done on `done`; the last block to
+//     arrive takes the largest of the partials (a maximum, so the order of arrival changes
+//     nothing) and puts `done` back to zero for the next launch. Every launch gets the same
+//     scratch; it touches it only after its wait, when every earlier launch has completed.
 //   tl_repetition_penalty: PENALTY_THREADS (256) threads a block, one block per row, rows
 //     grid-strided. The block copies the row to the output, then thread i takes tokens i,
 //     i + 256, ...; a token is penalised by the thread holding its first occurrence in the
@@ -41,6 +48,7 @@
 //     so on CUDA they are skipped (that row's logits stay as they are for them).
 
 #define SAMPLE_THREADS 1024
+#define GREEDY_THREADS 256
 #define PENALTY_THREADS 256
 
 // ---- block reductions: every thread gets the same value; call uniformly ----
@@ -262,6 +270,68 @@ tl_sample(const void* x, int dt, i64 x_offset, i64 x_row_stride, i64 x_col_strid
         if (threadIdx.x == 0) y[row] = key_token(chosen, vocab);
     }
     timeline.finish(4, 0, rows, vocab);
+}
+
+template <int DT>
+__device__ __forceinline__ i64 greedy_slice_best(const LogitRow& r, i64 begin, i64 end) {
+    i64 best = -1;
+    for (i64 j0 = begin + threadIdx.x; j0 < end; j0 += SAMPLE_BATCH * (i64)blockDim.x) {
+        float v[SAMPLE_BATCH];
+#pragma unroll
+        for (int u = 0; u < SAMPLE_BATCH; ++u) {
+            const i64 j = j0 + u * (i64)blockDim.x;
+            v[u] = j < end ? (DT >= 0 ? load_f(r.x, DT, r.base + j * r.step) : row_logit(r, j)) : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < SAMPLE_BATCH; ++u) {
+            const i64 j = j0 + u * (i64)blockDim.x;
+            const i64 k = j < end ? candidate_key(v[u], j, r.vocab) : -1;
+            best = k > best ? k : best;
+        }
+    }
+    return best;
+}
+
+extern "C" __global__ void __launch_bounds__(GREEDY_THREADS)
+tl_sample_greedy_split(const void* x, int dt, i64 x_offset, i64 x_col_stride, i64* y, i64 vocab, i64* partials,
+                       unsigned int* done) {
+    KernelTimeline timeline;
+    timeline.mark(0);
+    tl_wait_then_allow_successor();
+    timeline.mark(1);
+    __shared__ i64 iscratch[32];
+    __shared__ bool last;
+    const LogitRow r = {x, dt, x_offset, x_col_stride, vocab, nullptr};
+    const i64 slice = (vocab + gridDim.x - 1) / gridDim.x;
+    const i64 begin = blockIdx.x * slice, end = begin + slice < vocab ? begin + slice : vocab;
+    i64 best;
+    switch (dt) {
+        case TL_F32: best = greedy_slice_best<TL_F32>(r, begin, end); break;
+        case TL_BF16: best = greedy_slice_best<TL_BF16>(r, begin, end); break;
+        case TL_F16: best = greedy_slice_best<TL_F16>(r, begin, end); break;
+        default: best = greedy_slice_best<-1>(r, begin, end); break;
+    }
+    best = block_reduce<MaxOp>(best, iscratch);
+    if (threadIdx.x == 0) {
+        partials[blockIdx.x] = best;
+        __threadfence();  // the partial is visible before the count says so
+        last = atomicAdd(done, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (last) {
+        __threadfence();  // every block's partial, counted, is read after its count
+        i64 all = -1;
+        for (unsigned int b = threadIdx.x; b < gridDim.x; b += blockDim.x) {
+            const i64 p = ((volatile i64*)partials)[b];
+            all = p > all ? p : all;
+        }
+        all = block_reduce<MaxOp>(all, iscratch);
+        if (threadIdx.x == 0) {
+            y[0] = key_token(all, vocab);
+            *done = 0u;
+        }
+    }
+    timeline.finish(4, 0, 1, vocab);
 }
 
 // Divides each distinct token's logit by penalty when positive, multiplies it otherwise (f32,

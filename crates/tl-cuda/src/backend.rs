@@ -46,7 +46,13 @@ pub struct CudaBackend {
     pinned_reads: PinnedPool,
     /// Where to write kernel timelines when the backend is dropped (`TL_CUDA_TRACE`).
     timelines: Option<std::path::PathBuf>,
+    /// Scratch of `tl_sample_greedy_split`: its arrival count (zero between launches) in
+    /// the first 128 bytes, then a key per block.
+    pub(crate) greedy_scratch: CudaBuffer,
 }
+
+/// Bytes of [`CudaBackend::greedy_scratch`]: the count's line and `GREEDY_MAX_BLOCKS` keys.
+pub(crate) const GREEDY_SCRATCH_BYTES: usize = 128 + 8 * crate::ops::GREEDY_MAX_BLOCKS;
 
 impl std::fmt::Debug for CudaBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,6 +105,8 @@ impl CudaBackend {
             )
             .result()?;
         }
+        let greedy_scratch =
+            CudaBuffer::pooled(stream.alloc_zeros::<u8>(GREEDY_SCRATCH_BYTES)?, &capture);
         let name = format!("cuda:{ordinal} ({})", context.name()?);
         Ok(CudaBackend {
             capture,
@@ -118,6 +126,7 @@ impl CudaBackend {
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             timelines: std::env::var_os("TL_CUDA_TRACE").map(Into::into),
+            greedy_scratch,
         })
     }
 

@@ -15,6 +15,9 @@ macro_rules! launch {
     }};
 }
 
+/// The most blocks a greedy sampler spreads one row over (`tl_sample_greedy_split`).
+pub(crate) const GREEDY_MAX_BLOCKS: usize = 128;
+
 mod copy;
 mod creation;
 mod elementwise;

@@ -49,6 +49,9 @@ pub(crate) fn run(
                     format!("the CUDA backend samples from at most {MAX_SAMPLE_VOCAB} tokens"),
                 ));
             }
+            if *temperature <= 0.0 && rows == 1 {
+                return greedy_split(backend, (x, dt, x_offset, x_col_stride), y, vocab);
+            }
             let uniform = inputs[1];
             let u = base_address(uniform)?;
             let (u_offset, u_stride) = (
@@ -125,6 +128,47 @@ pub(crate) fn run(
 }
 
 /// `(offset, row stride, column stride)` of a 2-D view, in elements.
+/// Threads of a `tl_sample_greedy_split` block (`GREEDY_THREADS` in kernels/sample.cu).
+const GREEDY_THREADS: u32 = 256;
+
+/// Logits a `tl_sample_greedy_split` block takes: four a thread, one round of loads.
+const GREEDY_SLICE: usize = 4 * GREEDY_THREADS as usize;
+
+/// The greedy token of one row of logits, the row spread over a grid of blocks (a decode
+/// step's sampler: one block took 10 µs of dependent load rounds over a 32,000-token row).
+fn greedy_split(
+    backend: &CudaBackend,
+    (x, dt, x_offset, x_col_stride): (u64, i32, i64, i64),
+    y: u64,
+    vocab: usize,
+) -> Result<()> {
+    let blocks = vocab
+        .div_ceil(GREEDY_SLICE)
+        .clamp(1, super::GREEDY_MAX_BLOCKS);
+    let config = LaunchConfig {
+        grid_dim: (blocks as u32, 1, 1),
+        block_dim: (GREEDY_THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let f = backend.function(FILE, "tl_sample_greedy_split")?;
+    let done = backend.greedy_scratch.device_address();
+    let partials = done + 128;
+    let vocab = vocab as i64;
+    launch!(
+        backend,
+        f,
+        config,
+        &x,
+        &dt,
+        &x_offset,
+        &x_col_stride,
+        &y,
+        &vocab,
+        &partials,
+        &done
+    )
+}
+
 fn matrix_view(tensor: &Tensor) -> (i64, i64, i64) {
     let layout = tensor.layout();
     (
