@@ -29,7 +29,9 @@
 // its synchronisation: the waits add only ~120 µs a token (about 1.1 µs for each of the 111
 // dependencies, where a kernel boundary in the engine costs about 3), its consumers are slow.
 // Per stage on the slowest block: input 1.2-1.6 µs (7.5 µs for down's 5,632 inputs: not
-// understood), release after writing 1.4-2.7 µs, and a bandwidth-bound head. A persistent
+// understood; not the loader's bulk copies ahead of it, as 2, 3 or 6 page slots
+// (-DPROBE_SLOTS=N) give the same), release after writing 1.4-2.7 µs, and a bandwidth-bound
+// head. A persistent
 // design needs its consumer side at the engine's per-kernel efficiency before it can be
 // judged; see the #5 note of session 14.
 //
@@ -54,7 +56,10 @@
 constexpr int HIDDEN = 2048, QKV = 2560, FFN = 5632, LAYERS = 22, VOCAB = 32000;
 constexpr int HEADS = 32, KV_HEADS = 4, HEAD_DIM = 64, CONTEXT = 96;
 constexpr int CONSUMER_WARPS = 8, THREADS = (CONSUMER_WARPS + 1) * 32, CONSUMERS = CONSUMER_WARPS * 32;
-constexpr int PAGE_BYTES = 32768, PAGE_SCALE_BYTES = 2048, SLOTS = 6;
+#ifndef PROBE_SLOTS
+#define PROBE_SLOTS 6
+#endif
+constexpr int PAGE_BYTES = 32768, PAGE_SCALE_BYTES = 2048, SLOTS = PROBE_SLOTS;
 constexpr float EPS = 1e-5f;
 
 // Stage kinds, in the order of a layer; the head follows the last layer.
