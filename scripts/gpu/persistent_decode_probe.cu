@@ -25,15 +25,17 @@
 //
 // Measured (H200, 2026-11-23, this file): Q8_0 811 µs a token (32% of the copy-bandwidth
 // limit), bf16 951 µs (51%); without dependency waits 691 and 854 µs. The engine's separate
-// kernels take about 593 and 793 µs. So as written the probe is slower, and not because of
-// its synchronisation: the waits add only ~120 µs a token (about 1.1 µs for each of the 111
-// dependencies, where a kernel boundary in the engine costs about 3), its consumers are slow.
-// Per stage on the slowest block: input 1.2-1.6 µs (7.5 µs for down's 5,632 inputs: not
-// understood; not the loader's bulk copies ahead of it, as 2, 3 or 6 page slots
-// (-DPROBE_SLOTS=N) give the same), release after writing 1.4-2.7 µs, and a bandwidth-bound
-// head. A persistent
-// design needs its consumer side at the engine's per-kernel efficiency before it can be
-// judged; see the #5 note of session 14.
+// kernels take about 593 and 793 µs. The waits themselves add ~120 µs a token (about 1.1 µs
+// for each of the 111 dependencies), but every stage also spends its input phase (1.2-1.6
+// µs on the slowest block; 7.5 µs for down's 5,632 inputs, not understood, and not the
+// loader's bulk copies ahead of it: 2, 3 or 6 page slots (-DPROBE_SLOTS=N) give the same)
+// and its closing barrier and release (1.4-2.7 µs) before the next can start: about 4 µs of
+// each dependency in which no dot product runs, more than the ~3 µs an engine kernel
+// boundary costs all told. The loader keeps streaming meanwhile, but only until the ring of
+// pages is full, so running ahead with the weights does not pay for it. What might: the next
+// stage starting on the parts of its input that are ready (finer dependencies than "all of
+// the previous stage"), and an input phase and release as cheap as the engine's kernels'.
+// See the #5 note of session 14.
 //
 // Build and run (H100/H200): nvcc -O3 -arch=sm_90a -o probe persistent_decode_probe.cu && ./probe [tokens]
 #include <cstdio>
