@@ -46,54 +46,6 @@ pub fn cases() -> Vec<Case> {
                 ));
             }
         }
-        // Greedy decoding of one row, which CUDA spreads over a grid of blocks (about 1,024
-        // logits each, at most 128 blocks): rows longer than one block, than all of them, and
-        // strided, offset and broadcast views.
-        let greedy = Op::Sample {
-            temperature: 0.0,
-            top_k: 0,
-            top_p: 1.0,
-            min_p: 0.0,
-        };
-        let no_draw = Input::values(&[1], DType::F32, &[0.5]);
-        for vocab in [4097, 33000, 140_000] {
-            let logits = Input::new(
-                &[1, vocab],
-                dtype,
-                Fill::Uniform {
-                    low: -8.0,
-                    high: 8.0,
-                },
-            );
-            cases.push(Case::new(
-                greedy.clone(),
-                vec![logits, no_draw.clone()],
-                0.0,
-            ));
-        }
-        // The first maximum lies in a later block than other blocks' equal maxima.
-        let mut late_maximum: Vec<f64> = (0..5000).map(|i| (i % 7) as f64 - 3.0).collect();
-        for at in [3001, 3500, 4999, 4100] {
-            late_maximum[at] = 4.0;
-        }
-        for view in [View::Dense, View::Narrowed, View::Permuted(vec![1, 0])] {
-            cases.push(Case::new(
-                greedy.clone(),
-                vec![
-                    Input::values(&[1, 5000], dtype, &late_maximum).with_view(view),
-                    no_draw.clone(),
-                ],
-                0.0,
-            ));
-        }
-        cases.push(Case::new(
-            greedy.clone(),
-            vec![
-                Input::values(&[1, 5000], dtype, &[2.5]).with_view(View::Broadcast(vec![1, 1])),
-                no_draw.clone(),
-            ],
-            0.0,
-        ));
         // Many equal logits: ties must resolve to the lower token id everywhere.
         let ties = Input::values(&[2, 33], dtype, &[1.0, 3.0, 3.0, -2.0, 3.0]);
         let uniform = Input::new(
@@ -140,6 +92,62 @@ pub fn cases() -> Vec<Case> {
                 tolerance_for(dtype),
             ));
         }
+    }
+    cases
+}
+
+/// Greedy decoding of one row, which CUDA spreads over a grid of blocks (about 1,024 logits
+/// each, at most 128 blocks): rows longer than one block and than all of them, a first
+/// maximum in a later block than other blocks' equal maxima, and offset, permuted and
+/// broadcast views.
+pub fn greedy_row_cases() -> Vec<Case> {
+    let greedy = Op::Sample {
+        temperature: 0.0,
+        top_k: 0,
+        top_p: 1.0,
+        min_p: 0.0,
+    };
+    let no_draw = Input::values(&[1], DType::F32, &[0.5]);
+    let mut cases = Vec::new();
+    for dtype in DType::FLOATS {
+        for vocab in [4097, 33000, 140_000] {
+            let logits = Input::new(
+                &[1, vocab],
+                dtype,
+                Fill::Uniform {
+                    low: -8.0,
+                    high: 8.0,
+                },
+            );
+            cases.push(Case::new(
+                greedy.clone(),
+                vec![logits, no_draw.clone()],
+                0.0,
+            ));
+        }
+        // The first maximum lies in a later block than other blocks' equal maxima.
+        let mut late_maximum: Vec<f64> = (0..5000).map(|i| (i % 7) as f64 - 3.0).collect();
+        for at in [3001, 3500, 4999, 4100] {
+            late_maximum[at] = 4.0;
+        }
+        for view in [View::Dense, View::Narrowed, View::Permuted(vec![1, 0])] {
+            cases.push(Case::new(
+                greedy.clone(),
+                vec![
+                    Input::values(&[1, 5000], dtype, &late_maximum).with_view(view),
+                    no_draw.clone(),
+                ],
+                0.0,
+            ));
+        }
+        cases.push(Case::new(
+            greedy.clone(),
+            vec![
+                Input::values(&[1, 5000], dtype, &[2.5]).with_view(View::Broadcast(vec![1, 1])),
+                no_draw.clone(),
+            ],
+            0.0,
+        ));
     }
     cases
 }
