@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-KINDS = {1: "pairs", 2: "pairs gated", 3: "attention", 4: "sample"}
+KINDS = {1: "pairs", 2: "pairs gated", 3: "attention", 4: "sample", 5: "float", 6: "float gated"}
 
 
 def launches(records):

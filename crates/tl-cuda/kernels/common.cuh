@@ -91,7 +91,7 @@ struct KernelTimeline {
 #endif
     }
     // Mark 5 (the exit) and the record: kind 1 pair mat-vec, 2 gated, 3 decoding attention,
-    // 4 the sampler.
+    // 4 the sampler, 5 a float mat-vec (tl_matvec_*, tl_linear_*), 6 a gated tl_linear_*.
     __device__ __forceinline__ void finish(int kind, int early, long long n, long long k) {
 #ifdef TL_TRACE
         mark(5);

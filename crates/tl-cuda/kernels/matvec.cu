@@ -93,11 +93,15 @@ __device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uin
     const uint4* row = w + j * vecs;
     // Unless the kernel before this one wrote the weights (`prefetch` 0), the first batch is
     // in flight before waiting for it.
+    KernelTimeline timeline;
+    timeline.mark(0);
     uint4 wv[MV_UNROLL];
     load_batch<R, DT>(row, begin + lane, end, prefetch, wv);
     prefetch_rest(row, 16 * (begin + 32 * MV_UNROLL), 16 * end, lane);
     tl_wait_for_predecessor();
     tl_allow_successor();
+    timeline.mark(1);
+    timeline.mark(2);  // x comes through the caches: no input phase
     if (!prefetch) load_batch<R, DT>(row, begin + lane, end, true, wv);
     float acc[R];
 #pragma unroll
@@ -124,7 +128,9 @@ __device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uin
             partial[r][warp] = total;
         }
     }
-    if (split == 1) return;
+    timeline.mark(3);
+    timeline.mark(4);
+    if (split == 1) return timeline.finish(5, prefetch, n, (DT == TL_F32 ? 4 : 8) * vecs);
     // The row's warps are consecutive in the block; their shares are added in part order.
     __syncthreads();
     if (part == 0 && lane == 0 && active) {
@@ -135,6 +141,7 @@ __device__ __forceinline__ void matvec(const uint4* x, i64 x_row_vecs, const uin
             store_f(y, DT, r * n + j, total);
         }
     }
+    timeline.finish(5, prefetch, n, (DT == TL_F32 ? 4 : 8) * vecs);
 }
 
 #define TL_MATVEC(SUFFIX, DT, R)                                                                 \
@@ -172,6 +179,8 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
     const uint4* row_up = w_up + j * vecs;
     // Gated: half the batch from each row, so the two rows in flight take the registers of one.
     constexpr int UNROLL = GATED ? MV_UNROLL / 2 : MV_UNROLL;
+    KernelTimeline timeline;
+    timeline.mark(0);
     uint4 wv[UNROLL], uv[UNROLL];
     load_batch<1, DT, UNROLL>(row, lane, vecs, active && prefetch, wv);
     if (GATED) load_batch<1, DT, UNROLL>(row_up, lane, vecs, active && prefetch, uv);
@@ -182,11 +191,13 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
     linear_input_early<DT>(in, (unsigned char*)h);
     tl_wait_for_predecessor();
     tl_allow_successor();
+    timeline.mark(1);
     linear_input<DT>(in, (unsigned char*)h, [&](i64 c, const float* f, bool valid) {
         if (valid) li_store_chunk(h, DT, c, f);
     });
     __syncthreads();
-    if (!active) return;
+    timeline.mark(2);
+    if (!active) return timeline.finish(GATED ? 6 : 5, prefetch, n, (DT == TL_F32 ? 4 : 8) * vecs);
     for (bool first = true;; first = false) {
         if (MANY && j + rows_step < n) {
             prefetch_rest(row + rows_step * vecs, 0, 16 * vecs, lane);
@@ -210,8 +221,12 @@ __device__ __forceinline__ void linear_matvec(const LinearInput& in, const uint4
         acc = warp_sum(acc);
         if (GATED) acc_up = warp_sum(acc_up);
         if (lane == 0) store_f(y, DT, j, GATED ? linear_gate(DT, acc, acc_up) : acc);
+        if (first) timeline.mark(3);
         j += rows_step;
-        if (!MANY || j >= n) return;
+        if (!MANY || j >= n) {
+            timeline.mark(4);
+            return timeline.finish(GATED ? 6 : 5, prefetch, n, (DT == TL_F32 ? 4 : 8) * vecs);
+        }
         row += rows_step * vecs;
         row_up += rows_step * vecs;
     }

@@ -9,7 +9,8 @@
 //! did not reach one), `n | k << 32` (the product's rows and row length, the attention's
 //! keys in `k`, the sampler's rows and vocabulary), and
 //! `kind | early << 4 | multiprocessor << 8 | block << 32`, with kind 1 a pair mat-vec, 2 a
-//! gated one, 3 decoding attention, 4 the sampler. Each kernel module keeps the last
+//! gated one, 3 decoding attention, 4 the sampler, 5 a float mat-vec (`tl_matvec_*`,
+//! `tl_linear_*`), 6 a gated `tl_linear_*`. Each kernel module keeps the last
 //! `RECORDS` records of its kernels in a ring in device memory (`tl_trace_records`, with the
 //! running count `tl_trace_count`; kernels/common.cuh).
 
