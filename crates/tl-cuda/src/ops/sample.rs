@@ -127,7 +127,6 @@ pub(crate) fn run(
     }
 }
 
-/// `(offset, row stride, column stride)` of a 2-D view, in elements.
 /// Threads of a `tl_sample_greedy_split` block (`GREEDY_THREADS` in kernels/sample.cu).
 const GREEDY_THREADS: u32 = 256;
 
@@ -169,6 +168,7 @@ fn greedy_split(
     )
 }
 
+/// `(offset, row stride, column stride)` of a 2-D view, in elements.
 fn matrix_view(tensor: &Tensor) -> (i64, i64, i64) {
     let layout = tensor.layout();
     (
