@@ -35,20 +35,35 @@ __device__ __forceinline__ void li_unpack_halves(unsigned int word, int dt, floa
     f[1] = dt == TL_F16 ? f16_to_f32(hi) : bf16_to_f32(hi);
 }
 
-// Chunk c of a dense row, widened to f32.
-__device__ __forceinline__ void li_load_chunk(const void* row, int dt, i64 c, float* f) {
+// Chunk c of a dense row as stored: one 16-byte vector of f16/bf16 (`b` unused), two of f32.
+struct LiRaw {
+    uint4 a, b;
+};
+
+__device__ __forceinline__ LiRaw li_load_raw(const void* row, int dt, i64 c) {
     if (dt == TL_F32) {
         const uint4* p = (const uint4*)row + 2 * c;
-        uint4 a = p[0], b = p[1];
-        unsigned int w[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+        return LiRaw{p[0], p[1]};
+    }
+    return LiRaw{((const uint4*)row)[c], make_uint4(0u, 0u, 0u, 0u)};
+}
+
+// A raw chunk widened to f32.
+__device__ __forceinline__ void li_unpack(const LiRaw& raw, int dt, float* f) {
+    if (dt == TL_F32) {
+        unsigned int w[8] = {raw.a.x, raw.a.y, raw.a.z, raw.a.w, raw.b.x, raw.b.y, raw.b.z, raw.b.w};
 #pragma unroll
         for (int e = 0; e < 8; ++e) f[e] = __uint_as_float(w[e]);
     } else {
-        uint4 a = ((const uint4*)row)[c];
-        unsigned int w[4] = {a.x, a.y, a.z, a.w};
+        unsigned int w[4] = {raw.a.x, raw.a.y, raw.a.z, raw.a.w};
 #pragma unroll
         for (int h = 0; h < 4; ++h) li_unpack_halves(w[h], dt, f + 2 * h);
     }
+}
+
+// Chunk c of a dense row, widened to f32.
+__device__ __forceinline__ void li_load_chunk(const void* row, int dt, i64 c, float* f) {
+    li_unpack(li_load_raw(row, dt, c), dt, f);
 }
 
 __device__ __forceinline__ unsigned int li_pack_halves(int dt, float a, float b) {
@@ -112,7 +127,12 @@ __device__ __forceinline__ void linear_input_early(const LinearInput& in, unsign
 // already by linear_input_early), so the block waits for one latency and holds nothing in
 // registers meanwhile; this waits for every cp.async group of the thread. DT is
 // the dtype when the kernel knows it, -1 to read `in.dt`.
-template <int DT, class Use>
+// PENDING >= 0: the caller's PENDING newest cp.async groups (weights it staged after
+// linear_input_early's group) stay in flight. x then comes by plain loads, two chunks a
+// thread in flight, since a copy group of its own would be the newest and waiting for it
+// would wait for the weights too; the residual and the weight still come by cp.async, from
+// linear_input_early's group when `in.early` (else this waits for every group as above).
+template <int DT, int PENDING = -1, class Use>
 __device__ __forceinline__ void linear_input(const LinearInput& in, unsigned char* scratch, Use use) {
     const int dt = DT >= 0 ? DT : in.dt;
     const i64 chunks = in.k / LI_CHUNK;
@@ -121,11 +141,18 @@ __device__ __forceinline__ void linear_input(const LinearInput& in, unsigned cha
     unsigned char* x = rows.x;
     unsigned char* residual = rows.residual;
     unsigned char* weight = rows.weight;
-    li_copy_row(x, in.x, rows.bytes);
+    const bool direct = PENDING >= 0;
+    LiRaw next = {make_uint4(0u, 0u, 0u, 0u), make_uint4(0u, 0u, 0u, 0u)};
+    if (direct && threadIdx.x < chunks) next = li_load_raw(in.x, dt, threadIdx.x);
+    if (!direct) li_copy_row(x, in.x, rows.bytes);
     if (add && !in.early) li_copy_row(residual, in.residual, rows.bytes);
     if (norm && !in.early) li_copy_row(weight, in.norm_weight, rows.bytes);
     copy_async_commit();
-    copy_async_wait<0>();
+    if (direct && (in.early || !norm)) {
+        copy_async_wait<(PENDING > 0 ? PENDING : 0) + 1>();
+    } else {
+        copy_async_wait<0>();
+    }
     __syncthreads();
     // Normalised is the sum as stored, rounded to the dtype; the first block stores it.
     const bool store_sum = add && blockIdx.x == 0 && blockIdx.y == 0;
@@ -133,17 +160,20 @@ __device__ __forceinline__ void linear_input(const LinearInput& in, unsigned cha
     for (i64 base = 0; base < chunks; base += blockDim.x) {
         const i64 c = base + threadIdx.x;
         const bool valid = c < chunks;
+        const LiRaw here = next;
+        if (direct && c + blockDim.x < chunks) next = li_load_raw(in.x, dt, c + blockDim.x);
         float f[LI_CHUNK] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
         if (valid) {
-            li_load_chunk(x, dt, c, f);
+            li_unpack(direct ? here : li_load_raw(x, dt, c), dt, f);
             if (add) {
                 float r[LI_CHUNK];
                 li_load_chunk(residual, dt, c, r);
 #pragma unroll
                 for (int e = 0; e < LI_CHUNK; ++e) f[e] = round_to(dt, f[e] + r[e]);
                 if (store_sum) li_store_chunk(in.sum, dt, c, f);
-                li_store_chunk(x, dt, c, f);
             }
+            // The norm's second pass reads x (or the sum) from here.
+            if (add || (direct && norm)) li_store_chunk(x, dt, c, f);
 #pragma unroll
             for (int e = 0; e < LI_CHUNK; ++e) ss += f[e] * f[e];
         }

@@ -972,21 +972,22 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
     };
 
     // Unless a kernel that may still run writes the weights, the first chunks are requested
-    // before the wait, and the input's residual and norm weight with them.
+    // before the wait, and the input's residual and norm weight with them: those first, so
+    // that linear_input can wait for their copy group while the weights' stay in flight.
     KernelTimeline timeline;
     timeline.mark(0);
+    linear_input_early<-1>(in, scratch);
     if (prefetch) {
         for (int t = 0; t < QP_STAGES - 1; ++t) stage_ahead();
     }
-    linear_input_early<-1>(in, scratch);
     tl_wait_for_predecessor();
     tl_allow_successor();
     timeline.mark(1);
     if (!prefetch) {
         for (int t = 0; t < QP_STAGES - 1; ++t) stage_ahead();
     }
-    linear_input<-1>(in, scratch,
-                     [&](i64 c, const float* f, bool valid) { quantize_chunk_record(c, f, valid, lane, records); });
+    linear_input<-1, QP_STAGES - 1>(
+        in, scratch, [&](i64 c, const float* f, bool valid) { quantize_chunk_record(c, f, valid, lane, records); });
     __syncthreads();
     timeline.mark(2);
 
