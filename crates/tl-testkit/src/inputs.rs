@@ -38,7 +38,12 @@ pub fn host_values(shape: &[usize], dtype: DType, fill: &Fill, seed: u64) -> Hos
 }
 
 /// Random but valid blocks: random quant bytes, and small positive f16 scales where the
-/// format keeps them (so every decoded value is finite and of moderate size).
+/// format keeps them (so every decoded value is finite and of moderate size). The formats
+/// with a per-block offset (Q4_1's min, Q4_K's sub-block mins) get offsets that centre their
+/// blocks near zero, as a quantized weight's are: random offsets give every weight row a mean
+/// of the same sign, so all of a gated product's gates can be far negative, where
+/// silu(gate)·up is exponentially small and its relative error (the gate's absolute error,
+/// from the activation's 8-bit rounding) grows without bound.
 fn random_blocks(dtype: DType, numel: usize, seed: u64) -> Vec<u8> {
     let blocks = numel / dtype.block_size();
     let size = dtype.block_bytes();
@@ -46,19 +51,57 @@ fn random_blocks(dtype: DType, numel: usize, seed: u64) -> Vec<u8> {
         .map(|i| (mix64(seed ^ mix64(i as u64)) & 0xff) as u8)
         .collect();
     let scale_offsets: &[usize] = match dtype {
-        DType::Q4_0 | DType::Q8_0 => &[0],
-        DType::Q4_1 | DType::Q4_K => &[0, 2],
+        DType::Q4_0 | DType::Q8_0 | DType::Q4_1 | DType::Q4_K => &[0],
         DType::Q6_K => &[208],
         _ => &[],
     };
     for b in 0..blocks {
+        let block = &mut bytes[b * size..(b + 1) * size];
         for (k, &off) in scale_offsets.iter().enumerate() {
             let u = uniform01(seed ^ 0x5ca1e, (b * 2 + k) as u64);
             let scale = half::f16::from_f64(0.001 + 0.049 * u);
-            bytes[b * size + off..b * size + off + 2].copy_from_slice(&scale.to_le_bytes());
+            block[off..off + 2].copy_from_slice(&scale.to_le_bytes());
+        }
+        let draw = |k: u64| uniform01(seed ^ 0xce47e, b as u64 * 32 + k);
+        match dtype {
+            // w = d·q + m, q in 0..=15: m near −7.5·d.
+            DType::Q4_1 => {
+                let d = half::f16::from_le_bytes([block[0], block[1]]).to_f64();
+                let min = half::f16::from_f64(-d * (6.5 + 2.0 * draw(0)));
+                block[2..4].copy_from_slice(&min.to_le_bytes());
+            }
+            // w = d·scale_j·q − dmin·min_j, q in 0..=15: dmin = d, scales 1..=8 and mins
+            // near 7.5·scale_j (6 bits each).
+            DType::Q4_K => {
+                let (d0, d1) = (block[0], block[1]);
+                block[2..4].copy_from_slice(&[d0, d1]);
+                let mut scales = [0u8; 8];
+                let mut mins = [0u8; 8];
+                for j in 0..8 {
+                    scales[j] = 1 + (draw(1 + j as u64) * 8.0).min(7.0) as u8;
+                    let centre = f64::from(scales[j]) * (6.5 + 2.0 * draw(9 + j as u64));
+                    mins[j] = centre.round().min(63.0) as u8;
+                }
+                block[4..16].copy_from_slice(&pack_q4_k_scales(&scales, &mins));
+            }
+            _ => {}
         }
     }
     bytes
+}
+
+/// Q4_K's 12 bytes of 6-bit sub-block scales and mins (ggml's get_scale_min_k4 layout):
+/// sub-blocks 0..3 in the low 6 bits of bytes j (scale) and j + 4 (min); sub-blocks 4..7 as
+/// nibbles of byte j + 4 (scale low, min high) and their top 2 bits in the top bits of bytes
+/// j − 4 (scale) and j (min).
+fn pack_q4_k_scales(scales: &[u8; 8], mins: &[u8; 8]) -> [u8; 12] {
+    let mut packed = [0u8; 12];
+    for j in 0..4 {
+        packed[j] = scales[j] | ((scales[j + 4] >> 4) << 6);
+        packed[j + 4] = mins[j] | ((mins[j + 4] >> 4) << 6);
+        packed[j + 8] = (scales[j + 4] & 0xF) | ((mins[j + 4] & 0xF) << 4);
+    }
+    packed
 }
 
 /// Builds an input: its logical host values, and a backend tensor with those values in the

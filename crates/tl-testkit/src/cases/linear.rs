@@ -8,9 +8,26 @@ use super::quant::FORMATS;
 use crate::case::{tolerance_for, Case, Fill, Input, View};
 
 /// Quantized weights: `QMatMul`'s activation rounding (≈ 4e-3 relative, see cases/quant.rs),
-/// which the gate's product of two such products roughly doubles in quadrature, plus the
-/// output rounding; wrong scales or rows give errors of order 1.
+/// plus the norm's and the output's rounding. Over 1,000 seeds of each one-row case (every
+/// format, norm and dtype, 64 rows of k = 256) the relative error's median is 3.7e-3 to
+/// 6.3e-3 and its largest 1.2e-2; wrong scales or rows give errors of order 1.
 const QUANTIZED_TOLERANCE: f64 = 1.5e-2;
+
+/// The gated form: silu(gate)·up, where a gate's absolute error (not its relative one) is the
+/// activation rounding's, so outputs whose gates are far negative are tiny and relatively
+/// inexact, and the error relative to a row of them has a long tail. Over the same seeds:
+/// medians 5.6e-3 to 9.8e-3, 99th percentiles up to 2.5e-2, largest 3.8e-2 (Q4_K, f32). A
+/// wrong scale in one 32-weight block of the eight in a row doubles that block's share of
+/// each product: an error near 1/√8 ≈ 0.35.
+const QUANTIZED_GATED_TOLERANCE: f64 = 6e-2;
+
+fn quantized_tolerance(gated: bool) -> f64 {
+    if gated {
+        QUANTIZED_GATED_TOLERANCE
+    } else {
+        QUANTIZED_TOLERANCE
+    }
+}
 
 const NORMS: [LinearNorm; 3] = [
     LinearNorm::None,
@@ -79,7 +96,7 @@ pub fn cases() -> Vec<Case> {
                     cases.push(Case::new(
                         op.clone(),
                         inputs(norm, gated, rows, 256, dtype, &w),
-                        QUANTIZED_TOLERANCE,
+                        quantized_tolerance(gated),
                     ));
                 }
             }
@@ -124,7 +141,7 @@ pub fn many_quantized_rows_cases() -> Vec<Case> {
                 Case::new(
                     Op::Linear { norm, gated },
                     inputs(norm, gated, 1, 128, DType::BF16, &w),
-                    QUANTIZED_TOLERANCE,
+                    quantized_tolerance(gated),
                 )
             })
         })
