@@ -184,9 +184,11 @@ __device__ __forceinline__ void linear_input(const LinearInput& in, unsigned cha
     ss = warp_sum(ss);
     if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = ss;
     __syncthreads();
-    float total = 0.0f;
-    for (int w = 0; w < (int)(blockDim.x >> 5); ++w) total += warp_sums[w];
-    const float scale = (float)(1.0 / sqrt((double)total / (double)in.k + in.eps));
+    // Every warp adds the warps' sums up itself, by shuffles rather than a serial chain of
+    // shared loads; the lanes' order is the same in each, so is the total.
+    const int lane = threadIdx.x & 31;
+    const float total = warp_sum(lane < (int)(blockDim.x >> 5) ? warp_sums[lane] : 0.0f);
+    const float scale = norm_scale((double)total / (double)in.k + in.eps);
     for (i64 base = 0; base < chunks; base += blockDim.x) {
         const i64 c = base + threadIdx.x;
         const bool valid = c < chunks;

@@ -155,7 +155,7 @@ extern "C" __global__ void __launch_bounds__(1024) tl_rms_norm(Strided x_rows, i
             ss += v * v;
         }
         ss = group_sum(ss, group, scratch);
-        float scale = (float)(1.0 / sqrt((double)ss / (double)d + eps));
+        float scale = norm_scale((double)ss / (double)d + eps);
 #pragma unroll
         for (int t = 0; t < NORM_KEPT; ++t) {
             i64 j = g.lane + (i64)t * group;
@@ -201,7 +201,7 @@ extern "C" __global__ void __launch_bounds__(1024) tl_add_rms_norm(Strided x_row
             ss += v * v;
         }
         ss = group_sum(ss, group, scratch);
-        float scale = (float)(1.0 / sqrt((double)ss / (double)d + eps));
+        float scale = norm_scale((double)ss / (double)d + eps);
 #pragma unroll
         for (int t = 0; t < NORM_KEPT; ++t) {
             i64 j = g.lane + (i64)t * group;
@@ -294,7 +294,7 @@ __device__ __forceinline__ void rms_norm_vec(const uint4* x, const uint4* residu
             for (int e = 0; e < VEC; ++e) ss += kept[t][e] * kept[t][e];
         }
         ss = group_sum(ss, NORM_VEC_THREADS, scratch);
-        const float scale = (float)(1.0 / sqrt((double)ss / (double)d + eps));
+        const float scale = norm_scale((double)ss / (double)d + eps);
 #pragma unroll
         for (int t = 0; t < NORM_VEC_KEPT; ++t) {
             const i64 v = threadIdx.x + (i64)t * NORM_VEC_THREADS;
@@ -343,7 +343,7 @@ extern "C" __global__ void __launch_bounds__(1024) tl_layer_norm(Strided x_rows,
             ss += c * c;
         }
         ss = group_sum(ss, group, scratch);
-        float scale = (float)(1.0 / sqrt((double)ss / (double)d + eps));
+        float scale = norm_scale((double)ss / (double)d + eps);
         for (i64 j = g.lane; j < d; j += group) {
             float c = load_f(x, dt, xb + j * x_step) - mean;
             store_f(y, dt, row * d + j,
