@@ -115,30 +115,47 @@ __device__ __forceinline__ float row_logit(const LogitRow& r, i64 j) {
 // r.dt, the switch in load_f put each of a batch's loads in a branch of its own and
 // converted it before the next was issued: one latency per element again (in the SASS).
 template <int DT>
-__device__ __forceinline__ void load_batch_of(const LogitRow& r, i64 j0, float* v) {
+__device__ __forceinline__ void load_batch_of(const LogitRow& r, i64 j0, i64 end, float* v) {
 #pragma unroll
     for (int u = 0; u < SAMPLE_BATCH; ++u) {
         const i64 j = j0 + u * (i64)blockDim.x;
-        v[u] = j < r.vocab ? (DT >= 0 ? load_f(r.x, DT, r.base + j * r.step) : row_logit(r, j)) : 0.0f;
+        v[u] = j < end ? (DT >= 0 ? load_f(r.x, DT, r.base + j * r.step) : row_logit(r, j)) : 0.0f;
     }
 }
 
-__device__ __forceinline__ void load_batch(const LogitRow& r, i64 j0, float* v) {
+// The batch at j0, logits at or past `end` (at most the vocabulary) read as zero.
+__device__ __forceinline__ void load_batch(const LogitRow& r, i64 j0, i64 end, float* v) {
     if (!r.cached) {
         switch (r.dt) {
-            case TL_F32: return load_batch_of<TL_F32>(r, j0, v);
-            case TL_BF16: return load_batch_of<TL_BF16>(r, j0, v);
-            case TL_F16: return load_batch_of<TL_F16>(r, j0, v);
+            case TL_F32: return load_batch_of<TL_F32>(r, j0, end, v);
+            case TL_BF16: return load_batch_of<TL_BF16>(r, j0, end, v);
+            case TL_F16: return load_batch_of<TL_F16>(r, j0, end, v);
         }
     }
-    load_batch_of<-1>(r, j0, v);
+    load_batch_of<-1>(r, j0, end, v);
+}
+
+// The largest candidate key of the thread's share of logits [begin, end); -1 for none.
+__device__ __forceinline__ i64 best_key_in(const LogitRow& r, i64 begin, i64 end) {
+    i64 best = -1;
+    for (i64 j0 = begin + threadIdx.x; j0 < end; j0 += SAMPLE_BATCH * (i64)blockDim.x) {
+        float v[SAMPLE_BATCH];
+        load_batch(r, j0, end, v);
+#pragma unroll
+        for (int u = 0; u < SAMPLE_BATCH; ++u) {
+            const i64 j = j0 + u * (i64)blockDim.x;
+            const i64 k = j < end ? candidate_key(v[u], j, r.vocab) : -1;
+            best = k > best ? k : best;
+        }
+    }
+    return best;
 }
 
 // Copies the row into shared memory as f32 (the values row_logit gives).
 __device__ __forceinline__ void cache_row(const LogitRow& r, float* cache) {
     for (i64 j0 = threadIdx.x; j0 < r.vocab; j0 += SAMPLE_BATCH * (i64)blockDim.x) {
         float v[SAMPLE_BATCH];
-        load_batch(r, j0, v);
+        load_batch(r, j0, r.vocab, v);
 #pragma unroll
         for (int u = 0; u < SAMPLE_BATCH; ++u) {
             const i64 j = j0 + u * (i64)blockDim.x;
@@ -216,18 +233,7 @@ tl_sample(const void* x, int dt, i64 x_offset, i64 x_row_stride, i64 x_col_strid
             __syncthreads();
             r.cached = row_cache;
         }
-        i64 best = -1;
-        for (i64 j0 = threadIdx.x; j0 < vocab; j0 += SAMPLE_BATCH * (i64)blockDim.x) {
-            float v[SAMPLE_BATCH];
-            load_batch(r, j0, v);
-#pragma unroll
-            for (int u = 0; u < SAMPLE_BATCH; ++u) {
-                const i64 j = j0 + u * (i64)blockDim.x;
-                const i64 k = j < vocab ? candidate_key(v[u], j, vocab) : -1;
-                best = k > best ? k : best;
-            }
-        }
-        best = block_reduce<MaxOp>(best, iscratch);
+        const i64 best = block_reduce<MaxOp>(best_key_in(r, 0, vocab), iscratch);
         if (temperature <= 0.0) {
             if (threadIdx.x == 0) y[row] = key_token(best, vocab);
             continue;
@@ -272,26 +278,6 @@ tl_sample(const void* x, int dt, i64 x_offset, i64 x_row_stride, i64 x_col_strid
     timeline.finish(4, 0, rows, vocab);
 }
 
-template <int DT>
-__device__ __forceinline__ i64 greedy_slice_best(const LogitRow& r, i64 begin, i64 end) {
-    i64 best = -1;
-    for (i64 j0 = begin + threadIdx.x; j0 < end; j0 += SAMPLE_BATCH * (i64)blockDim.x) {
-        float v[SAMPLE_BATCH];
-#pragma unroll
-        for (int u = 0; u < SAMPLE_BATCH; ++u) {
-            const i64 j = j0 + u * (i64)blockDim.x;
-            v[u] = j < end ? (DT >= 0 ? load_f(r.x, DT, r.base + j * r.step) : row_logit(r, j)) : 0.0f;
-        }
-#pragma unroll
-        for (int u = 0; u < SAMPLE_BATCH; ++u) {
-            const i64 j = j0 + u * (i64)blockDim.x;
-            const i64 k = j < end ? candidate_key(v[u], j, r.vocab) : -1;
-            best = k > best ? k : best;
-        }
-    }
-    return best;
-}
-
 extern "C" __global__ void __launch_bounds__(GREEDY_THREADS)
 tl_sample_greedy_split(const void* x, int dt, i64 x_offset, i64 x_col_stride, i64* y, i64 vocab, i64* partials,
                        unsigned int* done) {
@@ -304,14 +290,7 @@ tl_sample_greedy_split(const void* x, int dt, i64 x_offset, i64 x_col_stride, i6
     const LogitRow r = {x, dt, x_offset, x_col_stride, vocab, nullptr};
     const i64 slice = (vocab + gridDim.x - 1) / gridDim.x;
     const i64 begin = blockIdx.x * slice, end = begin + slice < vocab ? begin + slice : vocab;
-    i64 best;
-    switch (dt) {
-        case TL_F32: best = greedy_slice_best<TL_F32>(r, begin, end); break;
-        case TL_BF16: best = greedy_slice_best<TL_BF16>(r, begin, end); break;
-        case TL_F16: best = greedy_slice_best<TL_F16>(r, begin, end); break;
-        default: best = greedy_slice_best<-1>(r, begin, end); break;
-    }
-    best = block_reduce<MaxOp>(best, iscratch);
+    i64 best = block_reduce<MaxOp>(best_key_in(r, begin, end), iscratch);
     if (threadIdx.x == 0) {
         partials[blockIdx.x] = best;
         __threadfence();  // the partial is visible before the count says so
