@@ -50,15 +50,16 @@ fn random_blocks(dtype: DType, numel: usize, seed: u64) -> Vec<u8> {
     let mut bytes: Vec<u8> = (0..blocks * size)
         .map(|i| (mix64(seed ^ mix64(i as u64)) & 0xff) as u8)
         .collect();
-    let scale_offsets: &[usize] = match dtype {
-        DType::Q4_0 | DType::Q8_0 | DType::Q4_1 | DType::Q4_K => &[0],
-        DType::Q6_K => &[208],
-        _ => &[],
+    // Where the block's f16 scale d lies.
+    let scale_offset = match dtype {
+        DType::Q4_0 | DType::Q8_0 | DType::Q4_1 | DType::Q4_K => Some(0),
+        DType::Q6_K => Some(208),
+        _ => None,
     };
     for b in 0..blocks {
         let block = &mut bytes[b * size..(b + 1) * size];
-        for (k, &off) in scale_offsets.iter().enumerate() {
-            let u = uniform01(seed ^ 0x5ca1e, (b * 2 + k) as u64);
+        if let Some(off) = scale_offset {
+            let u = uniform01(seed ^ 0x5ca1e, (b * 2) as u64);
             let scale = half::f16::from_f64(0.001 + 0.049 * u);
             block[off..off + 2].copy_from_slice(&scale.to_le_bytes());
         }
