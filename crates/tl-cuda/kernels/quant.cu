@@ -33,7 +33,7 @@
 //   warp's first chunks before waiting for the activations.
 // tl_linear_input_quantize: one block; `Linear`'s input (linear_input.cuh) quantized as
 //   tl_quantize_activation does.
-// tl_qmv_pairs_<q8_0|q4_0>[_gated] (one activation row, k a multiple of 64): in place of both
+// tl_qmv_pairs_<q8_0|q4_0|q4_1>[_gated] (one activation row, k a multiple of 64): in place of both
 //   kernels above, one block of QP_WARPS warps a multiprocessor computes and quantizes the
 //   input itself into shared memory, then a lane takes a pair of weight blocks at a time
 //   (see the section below).
@@ -844,10 +844,11 @@ TL_QMV_FORMAT(tl_qmv_q4_k, QF_Q4_K)
 TL_QMV_FORMAT(tl_qmv_q6_k, QF_Q6_K)
 
 // ---- matrix-vector products over block pairs with the input made per block (tl_qmv_pairs_*) ----
-// For Q8_0 and Q4_0, whose 34- and 18-byte blocks make a lane's share of one block cost
-// several narrow loads: lane l of a warp takes the l-th pair of blocks (68 or 36 bytes, a
-// whole number of words) of a staged chunk of 32 pairs, reading it as 17 or 9 words (an odd
-// word stride: no bank conflicts). The activations come from shared memory as one 80-byte
+// For Q8_0, Q4_0 and Q4_1, whose 34-, 18- and 20-byte blocks make a lane's share of one block
+// cost several narrow loads: lane l of a warp takes the l-th pair of blocks (68, 36 or 40
+// bytes, a whole number of words) of a staged chunk of 32 pairs, reading it as 17, 9 or 10
+// words (an odd word stride has no bank conflicts; Q4_1's even one, two-way ones, which
+// cost less than padding the stage would). The activations come from shared memory as one 80-byte
 // record a pair (the 64 quants, then d and Σq of each block: five 16-byte reads, and the
 // record stride spreads 8 lanes over all banks), which each block makes itself from
 // `Linear`'s input (linear_input.cuh: x, or its norm) before its dot products: one kernel
@@ -868,21 +869,26 @@ TL_QMV_FORMAT(tl_qmv_q6_k, QF_Q6_K)
 #define QP_STAGES 2
 
 // One pair's activation record: the 64 quants (x[0..1] the first block's, x[2..3] the
-// second's) and {d0, Σq0, d1, Σq1}.
+// second's) and {d0, Σq0, d1, Σq1}; for formats with a block minimum (QmvPair::SUMS) also
+// the blocks' exact sums {Σx0, Σx1}, kept in an array of their own after the records (8
+// bytes a pair: a lane's read stays free of bank conflicts, as the 80-byte stride does).
 struct PairRecord {
     uint4 x[4];
     uint4 sc;
+    float2 sum;
 };
 
-__device__ __forceinline__ PairRecord load_record(const unsigned char* records, i64 pair) {
+template <bool SUMS>
+__device__ __forceinline__ PairRecord load_record(const unsigned char* records, const float2* sums, i64 pair) {
     const uint4* r = (const uint4*)(records + pair * QP_RECORD);
-    return PairRecord{{r[0], r[1], r[2], r[3]}, r[4]};
+    return PairRecord{{r[0], r[1], r[2], r[3]}, r[4], SUMS ? sums[pair] : make_float2(0.0f, 0.0f)};
 }
 
 template <int FORMAT> struct QmvPair;
 
 template <> struct QmvPair<QF_Q8_0> {
     static constexpr int WORDS = 17, BYTES = 68;
+    static constexpr bool SUMS = false;
     // Words: d0 | q0[0..1], q0[2..29] (7 words), q0[30..31] | d1, q1 (8 words).
     static __device__ __forceinline__ float dot(const unsigned int* w, const PairRecord& record) {
         const uint4 x0 = record.x[0], x1 = record.x[1], x2 = record.x[2], x3 = record.x[3], sc = record.sc;
@@ -900,6 +906,7 @@ template <> struct QmvPair<QF_Q8_0> {
 
 template <> struct QmvPair<QF_Q4_0> {
     static constexpr int WORDS = 9, BYTES = 36;
+    static constexpr bool SUMS = false;
     // Words: d0 | qs0[0..1], qs0[2..13] (3 words), qs0[14..15] | d1, qs1 (4 words). Low
     // nibbles are a block's weights 0..15, high nibbles 16..31; Σ (q − 8)·x as in Qmv<Q4_0>.
     static __device__ __forceinline__ float dot(const unsigned int* w, const PairRecord& record) {
@@ -920,16 +927,42 @@ template <> struct QmvPair<QF_Q4_0> {
     }
 };
 
+template <> struct QmvPair<QF_Q4_1> {
+    static constexpr int WORDS = 10, BYTES = 40;
+    static constexpr bool SUMS = true;
+    // Words: d0 m0 | qs0 (4 words) | d1 m1 | qs1 (4 words), nibbles as Q4_0's. As Qmv<Q4_1>:
+    // Σ (d·q + m)·x = d·Σ (q − 8)·x + (m + 8d)·Σx, the offset against the exact sum.
+    static __device__ __forceinline__ float dot(const unsigned int* w, const PairRecord& record) {
+        const uint4 x0 = record.x[0], x1 = record.x[1], x2 = record.x[2], x3 = record.x[3], sc = record.sc;
+        const unsigned int m = 0x0f0f0f0fu;
+        const unsigned int *a = w + 1, *b = w + 6;
+        int s0 = __dp4a((int)(a[0] & m), (int)x0.x, __dp4a((int)(a[1] & m), (int)x0.y, __dp4a((int)(a[2] & m), (int)x0.z, __dp4a((int)(a[3] & m), (int)x0.w, 0))));
+        s0 = __dp4a((int)((a[0] >> 4) & m), (int)x1.x, __dp4a((int)((a[1] >> 4) & m), (int)x1.y, __dp4a((int)((a[2] >> 4) & m), (int)x1.z, __dp4a((int)((a[3] >> 4) & m), (int)x1.w, s0))));
+        int s1 = __dp4a((int)(b[0] & m), (int)x2.x, __dp4a((int)(b[1] & m), (int)x2.y, __dp4a((int)(b[2] & m), (int)x2.z, __dp4a((int)(b[3] & m), (int)x2.w, 0))));
+        s1 = __dp4a((int)((b[0] >> 4) & m), (int)x3.x, __dp4a((int)((b[1] >> 4) & m), (int)x3.y, __dp4a((int)((b[2] >> 4) & m), (int)x3.z, __dp4a((int)((b[3] >> 4) & m), (int)x3.w, s1))));
+        s0 -= 8 * (int)sc.y;
+        s1 -= 8 * (int)sc.w;
+        const float d0 = f16_to_f32((tl_f16)(w[0] & 0xffffu)), m0 = f16_to_f32((tl_f16)(w[0] >> 16));
+        const float d1 = f16_to_f32((tl_f16)(w[5] & 0xffffu)), m1 = f16_to_f32((tl_f16)(w[5] >> 16));
+        return d0 * __uint_as_float(sc.x) * (float)s0 + (m0 + 8.0f * d0) * record.sum.x +
+               d1 * __uint_as_float(sc.z) * (float)s1 + (m1 + 8.0f * d1) * record.sum.y;
+    }
+};
+
 // Chunk c of the input quantized into its pair record: quants at (block % 2)·32 + (c % 4)·8,
 // {d, Σq} of the block at 64 + (block % 2)·8.
+template <bool SUMS>
 __device__ __forceinline__ void quantize_chunk_record(i64 c, const float* f, bool valid, int lane,
-                                                      unsigned char* records) {
+                                                      unsigned char* records, float2* sums) {
     const ChunkQuants v = quantize_chunk_values(f);
     if (!valid) return;
     const i64 block = c >> 2;
     unsigned char* record = records + (block >> 1) * QP_RECORD;
     *(uint2*)(record + (block & 1) * 32 + (c & 3) * 8) = make_uint2(v.lo, v.hi);
-    if ((lane & 3) == 0) *(float2*)(record + 64 + (block & 1) * 8) = make_float2(v.d, __int_as_float(v.qsum));
+    if ((lane & 3) == 0) {
+        *(float2*)(record + 64 + (block & 1) * 8) = make_float2(v.d, __int_as_float(v.qsum));
+        if (SUMS) ((float*)&sums[block >> 1])[block & 1] = v.sum;
+    }
 }
 
 template <int FORMAT, bool GATED>
@@ -942,7 +975,9 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
     extern __shared__ __align__(16) unsigned char qp_shared[];
     unsigned char(*stages)[QP_STAGES][STAGE] = (unsigned char(*)[QP_STAGES][STAGE])qp_shared;
     unsigned char* records = qp_shared + QP_WARPS * QP_STAGES * STAGE;
-    unsigned char* scratch = records + (in.k / 64) * QP_RECORD;
+    float2* sums = (float2*)(records + (in.k / 64) * QP_RECORD);
+    // The sums' array is rounded up to 16 bytes, so the scratch after it stays aligned.
+    unsigned char* scratch = (unsigned char*)sums + (P::SUMS ? ((in.k / 64) * 8 + 15) / 16 * 16 : 0);
 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const i64 n = p.n;
@@ -987,7 +1022,7 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
         for (int t = 0; t < QP_STAGES - 1; ++t) stage_ahead();
     }
     linear_input<-1, QP_STAGES - 1>(
-        in, scratch, [&](i64 c, const float* f, bool valid) { quantize_chunk_record(c, f, valid, lane, records); });
+        in, scratch, [&](i64 c, const float* f, bool valid) { quantize_chunk_record<P::SUMS>(c, f, valid, lane, records, sums); });
     __syncthreads();
     timeline.mark(2);
 
@@ -1002,7 +1037,7 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
         __syncwarp();
         const int pair = c_now * QP_CHUNK + lane;
         if (pair < pairs) {
-            if (c_now != record_chunk) record = load_record(records, pair), record_chunk = c_now;
+            if (c_now != record_chunk) record = load_record<P::SUMS>(records, sums, pair), record_chunk = c_now;
             // The chunk's first byte sits at its address modulo 16 (stage_pieces); the up
             // row's is as far from its own, `up_delta` being a multiple of 4 bytes only.
             const unsigned char* first = at_now + (i64)c_now * QP_CHUNK * P::BYTES;
@@ -1049,6 +1084,8 @@ TL_QMV_PAIRS(tl_qmv_pairs_q8_0, QF_Q8_0, false)
 TL_QMV_PAIRS(tl_qmv_pairs_q8_0_gated, QF_Q8_0, true)
 TL_QMV_PAIRS(tl_qmv_pairs_q4_0, QF_Q4_0, false)
 TL_QMV_PAIRS(tl_qmv_pairs_q4_0_gated, QF_Q4_0, true)
+TL_QMV_PAIRS(tl_qmv_pairs_q4_1, QF_Q4_1, false)
+TL_QMV_PAIRS(tl_qmv_pairs_q4_1_gated, QF_Q4_1, true)
 
 // ---- tiled matrix products for many activation rows (tl_qmm_*) ----
 // A block of 256 threads computes a 64 × 64 tile of outputs (64 weight rows, 64 activation

@@ -555,6 +555,8 @@ fn pairs_kernel(dtype: DType, gated: bool) -> Option<&'static str> {
         (DType::Q8_0, true) => Some("tl_qmv_pairs_q8_0_gated"),
         (DType::Q4_0, false) => Some("tl_qmv_pairs_q4_0"),
         (DType::Q4_0, true) => Some("tl_qmv_pairs_q4_0_gated"),
+        (DType::Q4_1, false) => Some("tl_qmv_pairs_q4_1"),
+        (DType::Q4_1, true) => Some("tl_qmv_pairs_q4_1_gated"),
         _ => None,
     }
 }
@@ -587,8 +589,17 @@ fn pairs_matvec(
     }
     // A chunk and its alignment slack, for w and (gated) for w_up.
     let stage_bytes = (PAIR_CHUNK * 2 * block_bytes + 32) * if gated { 2 } else { 1 };
-    let shared_bytes =
-        PAIR_WARPS * PAIR_STAGES * stage_bytes + k / 64 * PAIR_RECORD_BYTES + input.scratch_bytes();
+    // Formats with a block minimum also keep each pair's two exact sums (8 bytes), in an
+    // array rounded up to 16 bytes.
+    let sums_bytes = if dtype == DType::Q4_1 {
+        (k / 64 * 8).next_multiple_of(16)
+    } else {
+        0
+    };
+    let shared_bytes = PAIR_WARPS * PAIR_STAGES * stage_bytes
+        + k / 64 * PAIR_RECORD_BYTES
+        + sums_bytes
+        + input.scratch_bytes();
     if shared_bytes > backend.max_shared_bytes {
         return Ok(false);
     }
