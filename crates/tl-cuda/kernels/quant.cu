@@ -33,7 +33,7 @@
 //   warp's first chunks before waiting for the activations.
 // tl_linear_input_quantize: one block; `Linear`'s input (linear_input.cuh) quantized as
 //   tl_quantize_activation does.
-// tl_qmv_pairs_<q8_0|q4_0|q4_1>[_gated] (one activation row, k a multiple of 64): in place of both
+// tl_qmv_pairs_<q8_0|q4_0|q4_1|q4_k>[_gated] (one activation row, k a multiple of 64): in place of both
 //   kernels above, one block of QP_WARPS warps a multiprocessor computes and quantizes the
 //   input itself into shared memory, then a lane takes a pair of weight blocks at a time
 //   (see the section below).
@@ -847,8 +847,10 @@ TL_QMV_FORMAT(tl_qmv_q6_k, QF_Q6_K)
 // For Q8_0, Q4_0 and Q4_1, whose 34-, 18- and 20-byte blocks make a lane's share of one block
 // cost several narrow loads: lane l of a warp takes the l-th pair of blocks (68, 36 or 40
 // bytes, a whole number of words) of a staged chunk of 32 pairs, reading it as 17, 9 or 10
-// words (an odd word stride has no bank conflicts; Q4_1's even one, two-way ones, which
-// cost less than padding the stage would). The activations come from shared memory as one 80-byte
+// words (Q8_0's and Q4_0's odd word strides have no bank conflicts, Q4_1's even one two-way
+// ones). Q4_K's "pair" is a quarter super-block (64 weights, 36 bytes of the row: a chunk is
+// 8 super-blocks), read as the super-block's head and the quarter's 32 quant bytes. The
+// activations come from shared memory as one 80-byte
 // record a pair (the 64 quants, then d and Σq of each block: five 16-byte reads, and the
 // record stride spreads 8 lanes over all banks), which each block makes itself from
 // `Linear`'s input (linear_input.cuh: x, or its norm) before its dot products: one kernel
@@ -886,11 +888,26 @@ __device__ __forceinline__ PairRecord load_record(const unsigned char* records, 
 
 template <int FORMAT> struct QmvPair;
 
+// A lane's words of pair `lane` of a staged chunk, for formats whose pairs are two whole
+// blocks side by side.
+template <int WORDS>
+__device__ __forceinline__ void load_pair_words(const unsigned int* chunk, int lane, unsigned int* words) {
+    const unsigned int* src = chunk + lane * WORDS;
+#pragma unroll
+    for (int t = 0; t < WORDS; ++t) words[t] = src[t];
+}
+
+// Per format: WORDS a lane loads for its pair (`load`), BYTES a pair takes in the row (a
+// chunk of QP_CHUNK pairs is QP_CHUNK · BYTES bytes), the format's block (BLOCK_BYTES for
+// BLOCK_WEIGHTS weights), and SUMS (see PairRecord).
 template <> struct QmvPair<QF_Q8_0> {
-    static constexpr int WORDS = 17, BYTES = 68;
+    static constexpr int WORDS = 17, BYTES = 68, BLOCK_BYTES = 34, BLOCK_WEIGHTS = 32;
     static constexpr bool SUMS = false;
+    static __device__ __forceinline__ void load(const unsigned int* chunk, int lane, unsigned int* words) {
+        load_pair_words<WORDS>(chunk, lane, words);
+    }
     // Words: d0 | q0[0..1], q0[2..29] (7 words), q0[30..31] | d1, q1 (8 words).
-    static __device__ __forceinline__ float dot(const unsigned int* w, const PairRecord& record) {
+    static __device__ __forceinline__ float dot(const unsigned int* w, int, const PairRecord& record) {
         const uint4 x0 = record.x[0], x1 = record.x[1], x2 = record.x[2], x3 = record.x[3], sc = record.sc;
         int q[8];
 #pragma unroll
@@ -905,11 +922,14 @@ template <> struct QmvPair<QF_Q8_0> {
 };
 
 template <> struct QmvPair<QF_Q4_0> {
-    static constexpr int WORDS = 9, BYTES = 36;
+    static constexpr int WORDS = 9, BYTES = 36, BLOCK_BYTES = 18, BLOCK_WEIGHTS = 32;
     static constexpr bool SUMS = false;
+    static __device__ __forceinline__ void load(const unsigned int* chunk, int lane, unsigned int* words) {
+        load_pair_words<WORDS>(chunk, lane, words);
+    }
     // Words: d0 | qs0[0..1], qs0[2..13] (3 words), qs0[14..15] | d1, qs1 (4 words). Low
     // nibbles are a block's weights 0..15, high nibbles 16..31; Σ (q − 8)·x as in Qmv<Q4_0>.
-    static __device__ __forceinline__ float dot(const unsigned int* w, const PairRecord& record) {
+    static __device__ __forceinline__ float dot(const unsigned int* w, int, const PairRecord& record) {
         const uint4 x0 = record.x[0], x1 = record.x[1], x2 = record.x[2], x3 = record.x[3], sc = record.sc;
         const unsigned int m = 0x0f0f0f0fu;
         unsigned int a[4];
@@ -928,11 +948,14 @@ template <> struct QmvPair<QF_Q4_0> {
 };
 
 template <> struct QmvPair<QF_Q4_1> {
-    static constexpr int WORDS = 10, BYTES = 40;
+    static constexpr int WORDS = 10, BYTES = 40, BLOCK_BYTES = 20, BLOCK_WEIGHTS = 32;
     static constexpr bool SUMS = true;
+    static __device__ __forceinline__ void load(const unsigned int* chunk, int lane, unsigned int* words) {
+        load_pair_words<WORDS>(chunk, lane, words);
+    }
     // Words: d0 m0 | qs0 (4 words) | d1 m1 | qs1 (4 words), nibbles as Q4_0's. As Qmv<Q4_1>:
     // Σ (d·q + m)·x = d·Σ (q − 8)·x + (m + 8d)·Σx, the offset against the exact sum.
-    static __device__ __forceinline__ float dot(const unsigned int* w, const PairRecord& record) {
+    static __device__ __forceinline__ float dot(const unsigned int* w, int, const PairRecord& record) {
         const uint4 x0 = record.x[0], x1 = record.x[1], x2 = record.x[2], x3 = record.x[3], sc = record.sc;
         const unsigned int m = 0x0f0f0f0fu;
         const unsigned int *a = w + 1, *b = w + 6;
@@ -946,6 +969,43 @@ template <> struct QmvPair<QF_Q4_1> {
         const float d1 = f16_to_f32((tl_f16)(w[5] & 0xffffu)), m1 = f16_to_f32((tl_f16)(w[5] >> 16));
         return d0 * __uint_as_float(sc.x) * (float)s0 + (m0 + 8.0f * d0) * record.sum.x +
                d1 * __uint_as_float(sc.z) * (float)s1 + (m1 + 8.0f * d1) * record.sum.y;
+    }
+};
+
+template <> struct QmvPair<QF_Q4_K> {
+    static constexpr int WORDS = 12, BYTES = 36, BLOCK_BYTES = 144, BLOCK_WEIGHTS = 256;
+    static constexpr bool SUMS = true;
+    // A pair is quarter `lane & 3` of super-block `lane >> 2` of the chunk: the lane loads the
+    // super-block's 16-byte head (d, dmin, the packed scales; shared by four lanes) and the
+    // quarter's qs[32·quarter..+32], whose low nibbles are sub-block 2·quarter and high
+    // nibbles sub-block 2·quarter + 1 (as in Qmv<Q4_K>).
+    static __device__ __forceinline__ void load(const unsigned int* chunk, int lane, unsigned int* words) {
+        const unsigned int* block = chunk + (lane >> 2) * (BLOCK_BYTES / 4);
+#pragma unroll
+        for (int t = 0; t < 4; ++t) words[t] = block[t];
+#pragma unroll
+        for (int t = 0; t < 8; ++t) words[4 + t] = block[4 + 8 * (lane & 3) + t];
+    }
+    // Σ (d·sc·q − dmin·m)·x = d·sc·Σ (q − 8)·x + (8·d·sc − dmin·m)·Σx, per sub-block.
+    static __device__ __forceinline__ float dot(const unsigned int* w, int lane, const PairRecord& record) {
+        const uint4 x0 = record.x[0], x1 = record.x[1], x2 = record.x[2], x3 = record.x[3], sc = record.sc;
+        const unsigned int m = 0x0f0f0f0fu;
+        const unsigned int* q = w + 4;
+        int s0 = __dp4a((int)(q[0] & m), (int)x0.x, __dp4a((int)(q[1] & m), (int)x0.y, __dp4a((int)(q[2] & m), (int)x0.z, __dp4a((int)(q[3] & m), (int)x0.w, 0))));
+        s0 = __dp4a((int)(q[4] & m), (int)x1.x, __dp4a((int)(q[5] & m), (int)x1.y, __dp4a((int)(q[6] & m), (int)x1.z, __dp4a((int)(q[7] & m), (int)x1.w, s0))));
+        int s1 = __dp4a((int)((q[0] >> 4) & m), (int)x2.x, __dp4a((int)((q[1] >> 4) & m), (int)x2.y, __dp4a((int)((q[2] >> 4) & m), (int)x2.z, __dp4a((int)((q[3] >> 4) & m), (int)x2.w, 0))));
+        s1 = __dp4a((int)((q[4] >> 4) & m), (int)x3.x, __dp4a((int)((q[5] >> 4) & m), (int)x3.y, __dp4a((int)((q[6] >> 4) & m), (int)x3.z, __dp4a((int)((q[7] >> 4) & m), (int)x3.w, s1))));
+        s0 -= 8 * (int)sc.y;
+        s1 -= 8 * (int)sc.w;
+        const int quarter = lane & 3;
+        int sc_lo, m_lo, sc_hi, m_hi;
+        q4k_scale_min(w[1], w[2], w[3], 2 * quarter, &sc_lo, &m_lo);
+        q4k_scale_min(w[1], w[2], w[3], 2 * quarter + 1, &sc_hi, &m_hi);
+        const float d = f16_to_f32((tl_f16)(w[0] & 0xffffu)), dmin = f16_to_f32((tl_f16)(w[0] >> 16));
+        const float offset_lo = 8.0f * d * (float)sc_lo - dmin * (float)m_lo;
+        const float offset_hi = 8.0f * d * (float)sc_hi - dmin * (float)m_hi;
+        return d * (__uint_as_float(sc.x) * (float)(sc_lo * s0) + __uint_as_float(sc.z) * (float)(sc_hi * s1)) +
+               (offset_lo * record.sum.x + offset_hi * record.sum.y);
     }
 };
 
@@ -981,15 +1041,15 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const i64 n = p.n;
-    const int pairs = (int)(p.blocks_per_row / 2);
+    const int pairs = (int)(p.blocks_per_row * P::BLOCK_WEIGHTS / 64);
     const int chunks = (pairs + QP_CHUNK - 1) / QP_CHUNK;
     const i64 groups = (i64)gridDim.x * QP_WARPS;
     // The (row, chunk) being used and the one being staged, as in qmv's persistent grid.
     i64 row_now = (i64)blockIdx.x * QP_WARPS + warp, row_ahead = row_now;
     int c_now = 0, c_ahead = 0, slot_now = 0, slot_ahead = 0;
-    const unsigned char* at_now = p.w + (p.w_offset + row_now * p.w_stride) * (P::BYTES / 2);
+    const unsigned char* at_now = p.w + (p.w_offset + row_now * p.w_stride) * P::BLOCK_BYTES;
     const unsigned char* at_ahead = at_now;
-    const i64 step = groups * p.w_stride * (P::BYTES / 2);
+    const i64 step = groups * p.w_stride * P::BLOCK_BYTES;
     auto stage_ahead = [&]() {
         if (row_ahead < n) {
             const unsigned char* first = at_ahead + (i64)c_ahead * QP_CHUNK * P::BYTES;
@@ -1041,19 +1101,14 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
             // The chunk's first byte sits at its address modulo 16 (stage_pieces); the up
             // row's is as far from its own, `up_delta` being a multiple of 4 bytes only.
             const unsigned char* first = at_now + (i64)c_now * QP_CHUNK * P::BYTES;
-            const unsigned int* src = (const unsigned int*)(stages[warp][slot_now] +
-                                                            ((unsigned long long)first & 15) + lane * P::BYTES);
             unsigned int words[P::WORDS];
-#pragma unroll
-            for (int t = 0; t < P::WORDS; ++t) words[t] = src[t];
-            acc += P::dot(words, record);
+            P::load((const unsigned int*)(stages[warp][slot_now] + ((unsigned long long)first & 15)), lane, words);
+            acc += P::dot(words, lane, record);
             if (GATED) {
-                const unsigned int* up = (const unsigned int*)(stages[warp][slot_now] + CHUNK_STAGE +
-                                                               ((unsigned long long)(first + p.up_delta) & 15) +
-                                                               lane * P::BYTES);
-#pragma unroll
-                for (int t = 0; t < P::WORDS; ++t) words[t] = up[t];
-                acc_up += P::dot(words, record);
+                P::load((const unsigned int*)(stages[warp][slot_now] + CHUNK_STAGE +
+                                              ((unsigned long long)(first + p.up_delta) & 15)),
+                        lane, words);
+                acc_up += P::dot(words, lane, record);
             }
         }
         // Every lane is done with this stage before it is refilled.
@@ -1086,6 +1141,8 @@ TL_QMV_PAIRS(tl_qmv_pairs_q4_0, QF_Q4_0, false)
 TL_QMV_PAIRS(tl_qmv_pairs_q4_0_gated, QF_Q4_0, true)
 TL_QMV_PAIRS(tl_qmv_pairs_q4_1, QF_Q4_1, false)
 TL_QMV_PAIRS(tl_qmv_pairs_q4_1_gated, QF_Q4_1, true)
+TL_QMV_PAIRS(tl_qmv_pairs_q4_k, QF_Q4_K, false)
+TL_QMV_PAIRS(tl_qmv_pairs_q4_k_gated, QF_Q4_K, true)
 
 // ---- tiled matrix products for many activation rows (tl_qmm_*) ----
 // A block of 256 threads computes a 64 × 64 tile of outputs (64 weight rows, 64 activation

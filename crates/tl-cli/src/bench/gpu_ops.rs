@@ -4,7 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use tl_tensor::reference::HostData;
 use tl_tensor::{DType, Device, Op, RopeStyle, Tensor};
+use tl_testkit::inputs::host_values;
+use tl_testkit::Fill;
 
 use super::timing::gb_per_s;
 
@@ -33,7 +36,14 @@ pub fn run(device: &Device, runs: usize) -> anyhow::Result<()> {
         (2048, 5632, "down"),
         (32000, 2048, "head"),
     ];
-    for dtype in [DType::BF16, DType::Q8_0, DType::Q4_0] {
+    for dtype in [
+        DType::BF16,
+        DType::Q8_0,
+        DType::Q4_0,
+        DType::Q4_1,
+        DType::Q4_K,
+        DType::Q6_K,
+    ] {
         for &(rows, cols, name) in &shapes {
             let label = format!("matvec {dtype} {rows}x{cols} ({name})");
             match matvec_time(device, dtype, rows, cols, runs) {
@@ -115,14 +125,17 @@ fn matvec_time(
         .storage_bytes(rows * cols)
         .ok_or_else(|| anyhow::anyhow!("{cols} columns are not whole {dtype} blocks"))?;
     let count = ROTATION_BYTES.div_ceil(bytes).max(2);
+    // Quantized weights are valid random blocks (the conformance suite's), one set copied
+    // `count` times: the project quantizes to few of the formats, and values do not change
+    // the time.
+    let blocks = match host_values(&[rows, cols], dtype, &Fill::Blocks, 1).data {
+        HostData::Blocks(blocks) => Some(blocks),
+        _ => None,
+    };
     let weights = (0..count)
-        .map(|seed| {
-            let w = device.rand_uniform(&[rows, cols], DType::BF16, -1.0, 1.0, seed as u64)?;
-            if dtype.is_quantized() {
-                w.quantize(dtype)
-            } else {
-                Ok(w)
-            }
+        .map(|seed| match &blocks {
+            Some(blocks) => device.from_bytes(blocks, &[rows, cols], dtype),
+            None => device.rand_uniform(&[rows, cols], dtype, -1.0, 1.0, seed as u64),
         })
         .collect::<tl_tensor::Result<Vec<Tensor>>>()?;
     let x = device.rand_uniform(&[1, cols], DType::BF16, -1.0, 1.0, 7)?;

@@ -557,6 +557,8 @@ fn pairs_kernel(dtype: DType, gated: bool) -> Option<&'static str> {
         (DType::Q4_0, true) => Some("tl_qmv_pairs_q4_0_gated"),
         (DType::Q4_1, false) => Some("tl_qmv_pairs_q4_1"),
         (DType::Q4_1, true) => Some("tl_qmv_pairs_q4_1_gated"),
+        (DType::Q4_K, false) => Some("tl_qmv_pairs_q4_k"),
+        (DType::Q4_K, true) => Some("tl_qmv_pairs_q4_k_gated"),
         _ => None,
     }
 }
@@ -587,11 +589,12 @@ fn pairs_matvec(
     {
         return Ok(false);
     }
-    // A chunk and its alignment slack, for w and (gated) for w_up.
-    let stage_bytes = (PAIR_CHUNK * 2 * block_bytes + 32) * if gated { 2 } else { 1 };
-    // Formats with a block minimum also keep each pair's two exact sums (8 bytes), in an
+    // A chunk of pairs (64 weights each) and its alignment slack, for w and (gated) for w_up.
+    let pair_bytes = block_bytes * 64 / dtype.block_size();
+    let stage_bytes = (PAIR_CHUNK * pair_bytes + 32) * if gated { 2 } else { 1 };
+    // Formats with block minimums also keep each pair's two exact sums (8 bytes), in an
     // array rounded up to 16 bytes.
-    let sums_bytes = if dtype == DType::Q4_1 {
+    let sums_bytes = if matches!(dtype, DType::Q4_1 | DType::Q4_K) {
         (k / 64 * 8).next_multiple_of(16)
     } else {
         0

@@ -4,7 +4,7 @@
 
 use tl_tensor::{DType, LinearNorm, Op};
 
-use super::quant::FORMATS;
+use super::quant::{FORMATS, QMATMUL_TOLERANCE};
 use crate::case::{tolerance_for, Case, Fill, Input, View};
 
 /// Quantized weights: `QMatMul`'s activation rounding (≈ 4e-3 relative, see cases/quant.rs),
@@ -146,4 +146,42 @@ pub fn many_quantized_rows_cases() -> Vec<Case> {
             })
         })
         .collect()
+}
+
+/// Q4_1 and Q4_K, which the GPU's pair mat-vec took after Q8_0 and Q4_0, in the shapes that
+/// exercise it: one activation row of 40 pairs (a last chunk the lanes do not fill; for Q4_K
+/// ten super-blocks), as `QMatMul` and as a plain and a gated `Linear` with more weight rows
+/// than the GPU holds warps; and for Q4_1 a row of an odd number of blocks, which another
+/// kernel takes.
+pub fn more_pair_format_cases() -> Vec<Case> {
+    let k = 64 * 40;
+    let mut cases = Vec::new();
+    for format in [DType::Q4_1, DType::Q4_K] {
+        cases.push(Case::new(
+            Op::QMatMul,
+            vec![
+                Input::uniform(&[1, k], DType::BF16),
+                Input::new(&[33, k], format, Fill::Blocks),
+            ],
+            QMATMUL_TOLERANCE,
+        ));
+        let norm = LinearNorm::AddRms { eps: 1e-5 };
+        for gated in [false, true] {
+            let w = || Input::new(&[3000, k], format, Fill::Blocks);
+            cases.push(Case::new(
+                Op::Linear { norm, gated },
+                inputs(norm, gated, 1, k, DType::BF16, &w),
+                quantized_tolerance(gated),
+            ));
+        }
+    }
+    cases.push(Case::new(
+        Op::QMatMul,
+        vec![
+            Input::uniform(&[1, 96], DType::F32),
+            Input::new(&[33, 96], DType::Q4_1, Fill::Blocks),
+        ],
+        QMATMUL_TOLERANCE,
+    ));
+    cases
 }

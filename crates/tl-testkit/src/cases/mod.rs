@@ -35,5 +35,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(quant::block_pair_cases());
     cases.extend(linear::many_quantized_rows_cases());
     cases.extend(sample::greedy_row_cases());
+    cases.extend(linear::more_pair_format_cases());
     cases
 }

@@ -27,7 +27,7 @@ const QUANTIZE_TOLERANCE: f64 = 1e-6;
 /// rounding adds 5e-4 and bf16 4e-3 (in quadrature ≈ 5.6e-3), still inside it. A wrong scale,
 /// min or nibble order gives errors of order 1. Every case has at least 33 independent
 /// outputs: with only a handful, the ratio of error to signal norms has a heavy tail.
-const QMATMUL_TOLERANCE: f64 = 1e-2;
+pub(crate) const QMATMUL_TOLERANCE: f64 = 1e-2;
 
 fn blocks(shape: &[usize], dtype: DType) -> Input {
     Input::new(shape, dtype, Fill::Blocks)
