@@ -33,7 +33,7 @@
 //   warp's first chunks before waiting for the activations.
 // tl_linear_input_quantize: one block; `Linear`'s input (linear_input.cuh) quantized as
 //   tl_quantize_activation does.
-// tl_qmv_pairs_<q8_0|q4_0|q4_1|q4_k>[_gated] (one activation row, k a multiple of 64): in place of both
+// tl_qmv_pairs_<q8_0|q4_0|q4_1|q4_k|q6_k>[_gated] (one activation row, k a multiple of 64): in place of both
 //   kernels above, one block of QP_WARPS warps a multiprocessor computes and quantizes the
 //   input itself into shared memory, then a lane takes a pair of weight blocks at a time
 //   (see the section below).
@@ -849,8 +849,9 @@ TL_QMV_FORMAT(tl_qmv_q6_k, QF_Q6_K)
 // bytes, a whole number of words) of a staged chunk of 32 pairs, reading it as 17, 9 or 10
 // words (Q8_0's and Q4_0's odd word strides have no bank conflicts, Q4_1's even one two-way
 // ones). Q4_K's "pair" is a quarter super-block (64 weights, 36 bytes of the row: a chunk is
-// 8 super-blocks), read as the super-block's head and the quarter's 32 quant bytes. The
-// activations come from shared memory as one 80-byte
+// 8 super-blocks), read as the super-block's head and the quarter's 32 quant bytes; Q6_K's
+// likewise (a chunk is 8 super-blocks of 210 bytes), read as the 96 bytes of its half's
+// quants that hold it, its scales and d. The activations come from shared memory as one 80-byte
 // record a pair (the 64 quants, then d and Σq of each block: five 16-byte reads, and the
 // record stride spreads 8 lanes over all banks), which each block makes itself from
 // `Linear`'s input (linear_input.cuh: x, or its norm) before its dot products: one kernel
@@ -897,11 +898,11 @@ __device__ __forceinline__ void load_pair_words(const unsigned int* chunk, int l
     for (int t = 0; t < WORDS; ++t) words[t] = src[t];
 }
 
-// Per format: WORDS a lane loads for its pair (`load`), BYTES a pair takes in the row (a
-// chunk of QP_CHUNK pairs is QP_CHUNK · BYTES bytes), the format's block (BLOCK_BYTES for
-// BLOCK_WEIGHTS weights), and SUMS (see PairRecord).
+// Per format: WORDS a lane loads for its pair (`load`), the format's block (BLOCK_BYTES for
+// BLOCK_WEIGHTS weights: a pair of 64 weights is two blocks, or a quarter of a 256-weight
+// super-block), and SUMS (see PairRecord).
 template <> struct QmvPair<QF_Q8_0> {
-    static constexpr int WORDS = 17, BYTES = 68, BLOCK_BYTES = 34, BLOCK_WEIGHTS = 32;
+    static constexpr int WORDS = 17, BLOCK_BYTES = 34, BLOCK_WEIGHTS = 32;
     static constexpr bool SUMS = false;
     static __device__ __forceinline__ void load(const unsigned int* chunk, int lane, unsigned int* words) {
         load_pair_words<WORDS>(chunk, lane, words);
@@ -922,7 +923,7 @@ template <> struct QmvPair<QF_Q8_0> {
 };
 
 template <> struct QmvPair<QF_Q4_0> {
-    static constexpr int WORDS = 9, BYTES = 36, BLOCK_BYTES = 18, BLOCK_WEIGHTS = 32;
+    static constexpr int WORDS = 9, BLOCK_BYTES = 18, BLOCK_WEIGHTS = 32;
     static constexpr bool SUMS = false;
     static __device__ __forceinline__ void load(const unsigned int* chunk, int lane, unsigned int* words) {
         load_pair_words<WORDS>(chunk, lane, words);
@@ -948,7 +949,7 @@ template <> struct QmvPair<QF_Q4_0> {
 };
 
 template <> struct QmvPair<QF_Q4_1> {
-    static constexpr int WORDS = 10, BYTES = 40, BLOCK_BYTES = 20, BLOCK_WEIGHTS = 32;
+    static constexpr int WORDS = 10, BLOCK_BYTES = 20, BLOCK_WEIGHTS = 32;
     static constexpr bool SUMS = true;
     static __device__ __forceinline__ void load(const unsigned int* chunk, int lane, unsigned int* words) {
         load_pair_words<WORDS>(chunk, lane, words);
@@ -973,7 +974,7 @@ template <> struct QmvPair<QF_Q4_1> {
 };
 
 template <> struct QmvPair<QF_Q4_K> {
-    static constexpr int WORDS = 12, BYTES = 36, BLOCK_BYTES = 144, BLOCK_WEIGHTS = 256;
+    static constexpr int WORDS = 12, BLOCK_BYTES = 144, BLOCK_WEIGHTS = 256;
     static constexpr bool SUMS = true;
     // A pair is quarter `lane & 3` of super-block `lane >> 2` of the chunk: the lane loads the
     // super-block's 16-byte head (d, dmin, the packed scales; shared by four lanes) and the
@@ -1009,6 +1010,59 @@ template <> struct QmvPair<QF_Q4_K> {
     }
 };
 
+// `N` words from a 2-byte aligned address, as N + 1 aligned loads shifted into place.
+template <int N>
+__device__ __forceinline__ void load_words_align2(const unsigned char* p, unsigned int* words) {
+    const unsigned int* aligned = (const unsigned int*)((unsigned long long)p & ~3ull);
+    const unsigned int shift = ((unsigned int)(unsigned long long)p & 3u) * 8u;
+    unsigned int raw[N + 1];
+#pragma unroll
+    for (int t = 0; t <= N; ++t) raw[t] = aligned[t];
+#pragma unroll
+    for (int t = 0; t < N; ++t) words[t] = __funnelshift_r(raw[t], raw[t + 1], shift);
+}
+
+template <> struct QmvPair<QF_Q6_K> {
+    static constexpr int WORDS = 26, BLOCK_BYTES = 210, BLOCK_WEIGHTS = 256;
+    static constexpr bool SUMS = false;
+    // u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d. A pair is quarter 2·half + j of super-block
+    // `lane >> 2` (super-blocks sit 2 bytes off a word in every other one): groups 2j and
+    // 2j + 1 of its half (see Qmv<Q6_K>), i.e. nibble j of ql[64·half..+64] (words 0..15),
+    // bit pairs 4j and 4j + 2 of qh[32·half..+32] (words 16..23), scales[8·half + 4j..+4]
+    // (word 24: two 16-weight scales a group) and d (word 25).
+    static __device__ __forceinline__ void load(const unsigned int* chunk, int lane, unsigned int* words) {
+        const unsigned char* block = (const unsigned char*)chunk + (lane >> 2) * BLOCK_BYTES;
+        const int half = (lane >> 1) & 1, j = lane & 1;
+        load_words_align2<16>(block + 64 * half, words);
+        load_words_align2<8>(block + 128 + 32 * half, words + 16);
+        load_words_align2<1>(block + 192 + 8 * half + 4 * j, words + 24);
+        words[25] = *(const unsigned short*)(block + 208);
+    }
+    // d · Σ_group dx · Σ_16 scale · Σ (q − 32)·x_q, the integer sums exact as Qmv<Q6_K>'s.
+    static __device__ __forceinline__ float dot(const unsigned int* w, int lane, const PairRecord& record) {
+        const unsigned int x[16] = {record.x[0].x, record.x[0].y, record.x[0].z, record.x[0].w,
+                                    record.x[1].x, record.x[1].y, record.x[1].z, record.x[1].w,
+                                    record.x[2].x, record.x[2].y, record.x[2].z, record.x[2].w,
+                                    record.x[3].x, record.x[3].y, record.x[3].z, record.x[3].w};
+        const int shift = 4 * (lane & 1);
+        int sums[4] = {0, 0, 0, 0};  // weights 0..15 and 16..31 of the first group, then the second's
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+            const unsigned int qh = w[16 + t] >> shift;
+            const unsigned int a = ((w[t] >> shift) & 0x0f0f0f0fu) | ((qh & 0x03030303u) << 4);
+            const unsigned int b = ((w[8 + t] >> shift) & 0x0f0f0f0fu) | (((qh >> 2) & 0x03030303u) << 4);
+            sums[t >> 2] = __dp4a((int)__vsub4(a, 0x20202020u), (int)x[t], sums[t >> 2]);
+            sums[2 + (t >> 2)] = __dp4a((int)__vsub4(b, 0x20202020u), (int)x[8 + t], sums[2 + (t >> 2)]);
+        }
+        const unsigned int scales = w[24];
+        const int sc0 = (signed char)(scales & 0xffu), sc1 = (signed char)((scales >> 8) & 0xffu);
+        const int sc2 = (signed char)((scales >> 16) & 0xffu), sc3 = (signed char)(scales >> 24);
+        const float d = f16_to_f32((tl_f16)(w[25] & 0xffffu));
+        return d * (__uint_as_float(record.sc.x) * (float)(sc0 * sums[0] + sc1 * sums[1]) +
+                    __uint_as_float(record.sc.z) * (float)(sc2 * sums[2] + sc3 * sums[3]));
+    }
+};
+
 // Chunk c of the input quantized into its pair record: quants at (block % 2)·32 + (c % 4)·8,
 // {d, Σq} of the block at 64 + (block % 2)·8.
 template <bool SUMS>
@@ -1030,7 +1084,10 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
     typedef QmvPair<FORMAT> P;
     // A chunk plus up to 15 bytes on each side to reach 16-byte boundaries; gated, the up
     // row's chunk follows the gate row's in the same stage.
-    constexpr int CHUNK_STAGE = QP_CHUNK * P::BYTES + 32;
+    // The bytes of `count` pairs of a row (a multiple of 4 for super-block formats).
+    auto pair_bytes = [](i64 count) { return count * 64 / P::BLOCK_WEIGHTS * P::BLOCK_BYTES; };
+    constexpr int CHUNK_BYTES = QP_CHUNK * 64 / P::BLOCK_WEIGHTS * P::BLOCK_BYTES;
+    constexpr int CHUNK_STAGE = CHUNK_BYTES + 32;
     constexpr int STAGE = (GATED ? 2 : 1) * CHUNK_STAGE;
     extern __shared__ __align__(16) unsigned char qp_shared[];
     unsigned char(*stages)[QP_STAGES][STAGE] = (unsigned char(*)[QP_STAGES][STAGE])qp_shared;
@@ -1052,9 +1109,9 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
     const i64 step = groups * p.w_stride * P::BLOCK_BYTES;
     auto stage_ahead = [&]() {
         if (row_ahead < n) {
-            const unsigned char* first = at_ahead + (i64)c_ahead * QP_CHUNK * P::BYTES;
+            const unsigned char* first = at_ahead + (i64)c_ahead * CHUNK_BYTES;
             const int end = (c_ahead + 1) * QP_CHUNK < pairs ? (c_ahead + 1) * QP_CHUNK : pairs;
-            const i64 bytes = (i64)(end - c_ahead * QP_CHUNK) * P::BYTES;
+            const i64 bytes = pair_bytes(end - c_ahead * QP_CHUNK);
             stage_pieces(first, first + bytes, p.w_limit, stages[warp][slot_ahead], lane);
             if (GATED) {
                 stage_pieces(first + p.up_delta, first + p.up_delta + bytes, p.up_limit,
@@ -1100,7 +1157,7 @@ __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput
             if (c_now != record_chunk) record = load_record<P::SUMS>(records, sums, pair), record_chunk = c_now;
             // The chunk's first byte sits at its address modulo 16 (stage_pieces); the up
             // row's is as far from its own, `up_delta` being a multiple of 4 bytes only.
-            const unsigned char* first = at_now + (i64)c_now * QP_CHUNK * P::BYTES;
+            const unsigned char* first = at_now + (i64)c_now * CHUNK_BYTES;
             unsigned int words[P::WORDS];
             P::load((const unsigned int*)(stages[warp][slot_now] + ((unsigned long long)first & 15)), lane, words);
             acc += P::dot(words, lane, record);
@@ -1143,6 +1200,8 @@ TL_QMV_PAIRS(tl_qmv_pairs_q4_1, QF_Q4_1, false)
 TL_QMV_PAIRS(tl_qmv_pairs_q4_1_gated, QF_Q4_1, true)
 TL_QMV_PAIRS(tl_qmv_pairs_q4_k, QF_Q4_K, false)
 TL_QMV_PAIRS(tl_qmv_pairs_q4_k_gated, QF_Q4_K, true)
+TL_QMV_PAIRS(tl_qmv_pairs_q6_k, QF_Q6_K, false)
+TL_QMV_PAIRS(tl_qmv_pairs_q6_k_gated, QF_Q6_K, true)
 
 // ---- tiled matrix products for many activation rows (tl_qmm_*) ----
 // A block of 256 threads computes a 64 × 64 tile of outputs (64 weight rows, 64 activation

@@ -559,6 +559,8 @@ fn pairs_kernel(dtype: DType, gated: bool) -> Option<&'static str> {
         (DType::Q4_1, true) => Some("tl_qmv_pairs_q4_1_gated"),
         (DType::Q4_K, false) => Some("tl_qmv_pairs_q4_k"),
         (DType::Q4_K, true) => Some("tl_qmv_pairs_q4_k_gated"),
+        (DType::Q6_K, false) => Some("tl_qmv_pairs_q6_k"),
+        (DType::Q6_K, true) => Some("tl_qmv_pairs_q6_k_gated"),
         _ => None,
     }
 }
@@ -579,7 +581,7 @@ fn pairs_matvec(
     };
     let block_bytes = dtype.block_bytes();
     let k = input.k as usize;
-    // A lane reads its pair as words: every row must start on a word.
+    // Lanes read a staged chunk as words from its first byte: every row must start on a word.
     let on_word = |bytes: i64| bytes % 4 == 0;
     let first_row = weights.w as i64 + weights.w_offset * block_bytes as i64;
     if !k.is_multiple_of(64)
@@ -590,8 +592,8 @@ fn pairs_matvec(
         return Ok(false);
     }
     // A chunk of pairs (64 weights each) and its alignment slack, for w and (gated) for w_up.
-    let pair_bytes = block_bytes * 64 / dtype.block_size();
-    let stage_bytes = (PAIR_CHUNK * pair_bytes + 32) * if gated { 2 } else { 1 };
+    let chunk_bytes = PAIR_CHUNK * 64 / dtype.block_size() * block_bytes;
+    let stage_bytes = (chunk_bytes + 32) * if gated { 2 } else { 1 };
     // Formats with block minimums also keep each pair's two exact sums (8 bytes), in an
     // array rounded up to 16 bytes.
     let sums_bytes = if matches!(dtype, DType::Q4_1 | DType::Q4_K) {

@@ -148,15 +148,15 @@ pub fn many_quantized_rows_cases() -> Vec<Case> {
         .collect()
 }
 
-/// Q4_1 and Q4_K, which the GPU's pair mat-vec took after Q8_0 and Q4_0, in the shapes that
-/// exercise it: one activation row of 40 pairs (a last chunk the lanes do not fill; for Q4_K
-/// ten super-blocks), as `QMatMul` and as a plain and a gated `Linear` with more weight rows
-/// than the GPU holds warps; and for Q4_1 a row of an odd number of blocks, which another
-/// kernel takes.
+/// Q4_1, Q4_K and Q6_K, which the GPU's pair mat-vec took after Q8_0 and Q4_0, in the shapes
+/// that exercise it: one activation row of 40 pairs (a last chunk the lanes do not fill; ten
+/// super-blocks, which for Q6_K alternate between on and off a word), as `QMatMul` and as a
+/// plain and a gated `Linear` with more weight rows than the GPU holds warps; and for Q4_1 a
+/// row of an odd number of blocks, which another kernel takes.
 pub fn more_pair_format_cases() -> Vec<Case> {
     let k = 64 * 40;
     let mut cases = Vec::new();
-    for format in [DType::Q4_1, DType::Q4_K] {
+    for format in [DType::Q4_1, DType::Q4_K, DType::Q6_K] {
         cases.push(Case::new(
             Op::QMatMul,
             vec![
