@@ -980,12 +980,15 @@ template <> struct QmvPair<QF_Q4_K> {
     // super-block's 16-byte head (d, dmin, the packed scales; shared by four lanes) and the
     // quarter's qs[32·quarter..+32], whose low nibbles are sub-block 2·quarter and high
     // nibbles sub-block 2·quarter + 1 (as in Qmv<Q4_K>).
+    // The host passes only rows on 16 bytes (super-blocks are 144 bytes), so these are
+    // 16-byte reads: word reads at the 36-word super-block stride would hit 8 banks, four
+    // lanes each (H200: 5-7% slower products).
     static __device__ __forceinline__ void load(const unsigned int* chunk, int lane, unsigned int* words) {
-        const unsigned int* block = chunk + (lane >> 2) * (BLOCK_BYTES / 4);
+        const uint4* block = (const uint4*)chunk + (lane >> 2) * (BLOCK_BYTES / 16);
+        const uint4 head = block[0], a = block[1 + 2 * (lane & 3)], b = block[2 + 2 * (lane & 3)];
+        const unsigned int all[12] = {head.x, head.y, head.z, head.w, a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
 #pragma unroll
-        for (int t = 0; t < 4; ++t) words[t] = block[t];
-#pragma unroll
-        for (int t = 0; t < 8; ++t) words[4 + t] = block[4 + 8 * (lane & 3) + t];
+        for (int t = 0; t < 12; ++t) words[t] = all[t];
     }
     // Σ (d·sc·q − dmin·m)·x = d·sc·Σ (q − 8)·x + (8·d·sc − dmin·m)·Σx, per sub-block.
     static __device__ __forceinline__ float dot(const unsigned int* w, int lane, const PairRecord& record) {

@@ -581,13 +581,15 @@ fn pairs_matvec(
     };
     let block_bytes = dtype.block_bytes();
     let k = input.k as usize;
-    // Lanes read a staged chunk as words from its first byte: every row must start on a word.
-    let on_word = |bytes: i64| bytes % 4 == 0;
+    // Lanes read a staged chunk from its first byte as words (Q4_K: as 16-byte vectors):
+    // every row must start on one.
+    let alignment = if dtype == DType::Q4_K { 16 } else { 4 };
+    let aligned = |bytes: i64| bytes % alignment == 0;
     let first_row = weights.w as i64 + weights.w_offset * block_bytes as i64;
     if !k.is_multiple_of(64)
-        || !on_word(first_row)
-        || !on_word(weights.w_stride * block_bytes as i64)
-        || (gated && !on_word(weights.up_delta))
+        || !aligned(first_row)
+        || !aligned(weights.w_stride * block_bytes as i64)
+        || (gated && !aligned(weights.up_delta))
     {
         return Ok(false);
     }
