@@ -1085,11 +1085,11 @@ __device__ __forceinline__ void quantize_chunk_record(i64 c, const float* f, boo
 template <int FORMAT, bool GATED>
 __device__ __forceinline__ void qmv_pairs(const QmvWeights& p, const LinearInput& in, void* y, int dt, int prefetch) {
     typedef QmvPair<FORMAT> P;
-    // A chunk plus up to 15 bytes on each side to reach 16-byte boundaries; gated, the up
-    // row's chunk follows the gate row's in the same stage.
     // The bytes of `count` pairs of a row (a multiple of 4 for super-block formats).
     auto pair_bytes = [](i64 count) { return count * 64 / P::BLOCK_WEIGHTS * P::BLOCK_BYTES; };
     constexpr int CHUNK_BYTES = QP_CHUNK * 64 / P::BLOCK_WEIGHTS * P::BLOCK_BYTES;
+    // A chunk plus up to 15 bytes on each side to reach 16-byte boundaries; gated, the up
+    // row's chunk follows the gate row's in the same stage.
     constexpr int CHUNK_STAGE = CHUNK_BYTES + 32;
     constexpr int STAGE = (GATED ? 2 : 1) * CHUNK_STAGE;
     extern __shared__ __align__(16) unsigned char qp_shared[];

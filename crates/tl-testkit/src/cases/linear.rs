@@ -151,8 +151,9 @@ pub fn many_quantized_rows_cases() -> Vec<Case> {
 /// Q4_1, Q4_K and Q6_K, which the GPU's pair mat-vec took after Q8_0 and Q4_0, in the shapes
 /// that exercise it: one activation row of 40 pairs (a last chunk the lanes do not fill; ten
 /// super-blocks, which for Q6_K alternate between on and off a word), as `QMatMul` and as a
-/// plain and a gated `Linear` with more weight rows than the GPU holds warps; and for Q4_1 a
-/// row of an odd number of blocks, which another kernel takes.
+/// plain and a gated `Linear` with more weight rows than the GPU holds warps; short rows (8
+/// pairs, two super-blocks) in a gated `Linear`; and for Q4_1 a row of an odd number of
+/// blocks, which another kernel takes.
 pub fn more_pair_format_cases() -> Vec<Case> {
     let k = 64 * 40;
     let mut cases = Vec::new();
@@ -174,6 +175,12 @@ pub fn more_pair_format_cases() -> Vec<Case> {
                 quantized_tolerance(gated),
             ));
         }
+        let short = || Input::new(&[3000, 512], format, Fill::Blocks);
+        cases.push(Case::new(
+            Op::Linear { norm, gated: true },
+            inputs(norm, true, 1, 512, DType::BF16, &short),
+            quantized_tolerance(true),
+        ));
     }
     cases.push(Case::new(
         Op::QMatMul,
