@@ -922,6 +922,16 @@ template <> struct QmvPair<QF_Q8_0> {
     }
 };
 
+// Σ (q − 8)·x_q over one 32-weight block of 4-bit quants in four words (low nibbles weights
+// 0..15, high nibbles 16..31, as Q4_0 and Q4_1 store them), against the record's halves of
+// the block's activation quants (`lo` 0..15, `hi` 16..31) whose sum is `qsum`.
+__device__ __forceinline__ int centred_nibble_dot(const unsigned int* q, uint4 lo, uint4 hi, unsigned int qsum) {
+    const unsigned int m = 0x0f0f0f0fu;
+    int s = __dp4a((int)(q[0] & m), (int)lo.x, __dp4a((int)(q[1] & m), (int)lo.y, __dp4a((int)(q[2] & m), (int)lo.z, __dp4a((int)(q[3] & m), (int)lo.w, 0))));
+    s = __dp4a((int)((q[0] >> 4) & m), (int)hi.x, __dp4a((int)((q[1] >> 4) & m), (int)hi.y, __dp4a((int)((q[2] >> 4) & m), (int)hi.z, __dp4a((int)((q[3] >> 4) & m), (int)hi.w, s))));
+    return s - 8 * (int)qsum;
+}
+
 template <> struct QmvPair<QF_Q4_0> {
     static constexpr int WORDS = 9, BLOCK_BYTES = 18, BLOCK_WEIGHTS = 32;
     static constexpr bool SUMS = false;
@@ -931,18 +941,12 @@ template <> struct QmvPair<QF_Q4_0> {
     // Words: d0 | qs0[0..1], qs0[2..13] (3 words), qs0[14..15] | d1, qs1 (4 words). Low
     // nibbles are a block's weights 0..15, high nibbles 16..31; Σ (q − 8)·x as in Qmv<Q4_0>.
     static __device__ __forceinline__ float dot(const unsigned int* w, int, const PairRecord& record) {
-        const uint4 x0 = record.x[0], x1 = record.x[1], x2 = record.x[2], x3 = record.x[3], sc = record.sc;
-        const unsigned int m = 0x0f0f0f0fu;
+        const uint4 sc = record.sc;
         unsigned int a[4];
 #pragma unroll
         for (int t = 0; t < 4; ++t) a[t] = __byte_perm(w[t], w[t + 1], 0x5432);
-        const unsigned int* b = w + 5;
-        int s0 = __dp4a((int)(a[0] & m), (int)x0.x, __dp4a((int)(a[1] & m), (int)x0.y, __dp4a((int)(a[2] & m), (int)x0.z, __dp4a((int)(a[3] & m), (int)x0.w, 0))));
-        s0 = __dp4a((int)((a[0] >> 4) & m), (int)x1.x, __dp4a((int)((a[1] >> 4) & m), (int)x1.y, __dp4a((int)((a[2] >> 4) & m), (int)x1.z, __dp4a((int)((a[3] >> 4) & m), (int)x1.w, s0))));
-        int s1 = __dp4a((int)(b[0] & m), (int)x2.x, __dp4a((int)(b[1] & m), (int)x2.y, __dp4a((int)(b[2] & m), (int)x2.z, __dp4a((int)(b[3] & m), (int)x2.w, 0))));
-        s1 = __dp4a((int)((b[0] >> 4) & m), (int)x3.x, __dp4a((int)((b[1] >> 4) & m), (int)x3.y, __dp4a((int)((b[2] >> 4) & m), (int)x3.z, __dp4a((int)((b[3] >> 4) & m), (int)x3.w, s1))));
-        s0 -= 8 * (int)sc.y;
-        s1 -= 8 * (int)sc.w;
+        const int s0 = centred_nibble_dot(a, record.x[0], record.x[1], sc.y);
+        const int s1 = centred_nibble_dot(w + 5, record.x[2], record.x[3], sc.w);
         const float d0 = f16_to_f32((tl_f16)(w[0] & 0xffffu)), d1 = f16_to_f32((tl_f16)(w[4] >> 16));
         return d0 * __uint_as_float(sc.x) * (float)s0 + d1 * __uint_as_float(sc.z) * (float)s1;
     }
@@ -957,15 +961,9 @@ template <> struct QmvPair<QF_Q4_1> {
     // Words: d0 m0 | qs0 (4 words) | d1 m1 | qs1 (4 words), nibbles as Q4_0's. As Qmv<Q4_1>:
     // Σ (d·q + m)·x = d·Σ (q − 8)·x + (m + 8d)·Σx, the offset against the exact sum.
     static __device__ __forceinline__ float dot(const unsigned int* w, int, const PairRecord& record) {
-        const uint4 x0 = record.x[0], x1 = record.x[1], x2 = record.x[2], x3 = record.x[3], sc = record.sc;
-        const unsigned int m = 0x0f0f0f0fu;
-        const unsigned int *a = w + 1, *b = w + 6;
-        int s0 = __dp4a((int)(a[0] & m), (int)x0.x, __dp4a((int)(a[1] & m), (int)x0.y, __dp4a((int)(a[2] & m), (int)x0.z, __dp4a((int)(a[3] & m), (int)x0.w, 0))));
-        s0 = __dp4a((int)((a[0] >> 4) & m), (int)x1.x, __dp4a((int)((a[1] >> 4) & m), (int)x1.y, __dp4a((int)((a[2] >> 4) & m), (int)x1.z, __dp4a((int)((a[3] >> 4) & m), (int)x1.w, s0))));
-        int s1 = __dp4a((int)(b[0] & m), (int)x2.x, __dp4a((int)(b[1] & m), (int)x2.y, __dp4a((int)(b[2] & m), (int)x2.z, __dp4a((int)(b[3] & m), (int)x2.w, 0))));
-        s1 = __dp4a((int)((b[0] >> 4) & m), (int)x3.x, __dp4a((int)((b[1] >> 4) & m), (int)x3.y, __dp4a((int)((b[2] >> 4) & m), (int)x3.z, __dp4a((int)((b[3] >> 4) & m), (int)x3.w, s1))));
-        s0 -= 8 * (int)sc.y;
-        s1 -= 8 * (int)sc.w;
+        const uint4 sc = record.sc;
+        const int s0 = centred_nibble_dot(w + 1, record.x[0], record.x[1], sc.y);
+        const int s1 = centred_nibble_dot(w + 6, record.x[2], record.x[3], sc.w);
         const float d0 = f16_to_f32((tl_f16)(w[0] & 0xffffu)), m0 = f16_to_f32((tl_f16)(w[0] >> 16));
         const float d1 = f16_to_f32((tl_f16)(w[5] & 0xffffu)), m1 = f16_to_f32((tl_f16)(w[5] >> 16));
         return d0 * __uint_as_float(sc.x) * (float)s0 + (m0 + 8.0f * d0) * record.sum.x +
